@@ -1,0 +1,26 @@
+-- Record a batch of attempt results in one statement: each result either ends
+-- its job (retry_at NULL: delivered, finally failed, cancelled) or reschedules
+-- it, and appends its row to the attempt log. A result whose attempt number no
+-- longer matches the job (the lease expired and someone else claimed it) is
+-- dropped, so a slow replica cannot overwrite a newer attempt.
+WITH r AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::int[],
+                         $6::text[], $7::timestamptz[], $8::timestamptz[])
+        AS r(job_id, attempt, status, response_code, latency_ms, error_message, attempted_at, retry_at)
+), ended AS (
+    DELETE FROM ihf_jobs j USING r
+     WHERE j.id = r.job_id AND j.attempts = r.attempt AND r.retry_at IS NULL
+    RETURNING j.id, j.subscription_id, j.payload
+), rescheduled AS (
+    UPDATE ihf_jobs j SET run_at = r.retry_at, claimed_by = NULL
+      FROM r
+     WHERE j.id = r.job_id AND j.attempts = r.attempt AND r.retry_at IS NOT NULL
+    RETURNING j.id, j.subscription_id, j.payload
+), fenced AS (
+    SELECT * FROM ended UNION ALL SELECT * FROM rescheduled
+)
+INSERT INTO webhook_deliveries
+       (webhook_subscription_id, payload, attempted_at, status, response_code, latency_ms, error_message)
+SELECT f.subscription_id, f.payload, r.attempted_at, r.status, r.response_code, r.latency_ms, r.error_message
+  FROM fenced f JOIN r ON r.job_id = f.id
+RETURNING webhook_subscription_id

@@ -1,0 +1,2 @@
+-- When the earliest job (retry or expired lease) becomes due.
+SELECT min(run_at) FROM ihf_jobs

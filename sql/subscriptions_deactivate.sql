@@ -1,0 +1,6 @@
+-- Stop delivering to subscriptions whose receivers asked us to (410 Gone) or
+-- that kept failing; the reason is shown by the API.
+UPDATE webhook_subscriptions
+   SET is_active = FALSE, disabled_reason = r.reason, disabled_at = now(), updated_at = now()
+  FROM unnest($1::uuid[], $2::text[]) AS r(id, reason)
+ WHERE webhook_subscriptions.id = r.id AND is_active

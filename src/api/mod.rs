@@ -1,0 +1,42 @@
+//! The HTTP side: `/api/v2` (one module per resource), health, and the
+//! plumbing they share (state, auth, problem+json, JSON bodies).
+
+pub mod auth;
+pub mod health;
+pub mod json;
+pub mod problem;
+pub mod webhooks;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use deadpool_postgres::Pool;
+
+use crate::listener::Doorbell;
+use crate::ssrf::TargetPolicy;
+
+/// Request bodies larger than this are refused (OWASP API4).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Pool,
+    pub target_policy: TargetPolicy,
+    /// The worker's doorbell, when this replica runs the worker (for `/readyz`).
+    pub doorbell: Option<Arc<Doorbell>>,
+}
+
+/// The whole HTTP side. With `api` false only health (and metrics) are served.
+pub fn router(state: AppState, api: bool) -> Router {
+    let mut router = health::router();
+    if api {
+        router = router
+            .merge(webhooks::router())
+            .fallback(|| async { problem::Problem::not_found("route") });
+    }
+    router
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}

@@ -1,0 +1,99 @@
+//! Startup: `App::build` connects and binds (port 0 allowed, so tests can run
+//! many), `run_until_stopped` runs the worker and the HTTP side until the
+//! cancellation token fires.
+
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{self, AppState};
+use crate::config::Config;
+use crate::db::{self, PoolKind};
+use crate::delivery::client::WebhookClient;
+use crate::delivery::Worker;
+use crate::listener::{self, Doorbell};
+use crate::ssrf::TargetPolicy;
+
+/// Which halves of the service this process runs (`--no-worker`, `--no-api`).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts {
+    pub worker: bool,
+    pub api: bool,
+}
+
+pub struct App {
+    config: Config,
+    parts: Parts,
+    http: TcpListener,
+    api_pool: deadpool_postgres::Pool,
+    doorbell: Option<Arc<Doorbell>>,
+}
+
+impl App {
+    pub async fn build(config: Config, parts: Parts) -> anyhow::Result<App> {
+        let api_pool = db::pool(&config.database_url, PoolKind::Api, config.db_pool_size.min(4))?;
+        let http = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("IHF_LISTEN: cannot listen on {}: {e}", config.listen))?;
+        let doorbell = parts.worker.then(|| Arc::new(Doorbell::default()));
+        Ok(App {
+            config,
+            parts,
+            http,
+            api_pool,
+            doorbell,
+        })
+    }
+
+    /// The port the HTTP side is bound to.
+    pub fn port(&self) -> u16 {
+        self.http.local_addr().map(|a| a.port()).unwrap_or(0)
+    }
+
+    pub fn doorbell(&self) -> Option<Arc<Doorbell>> {
+        self.doorbell.clone()
+    }
+
+    pub async fn run_until_stopped(self, cancel: CancellationToken) -> anyhow::Result<()> {
+        let policy = TargetPolicy {
+            allow_private: self.config.allow_private_targets,
+            allow_http: self.config.allow_http_targets,
+        };
+        let mut tasks = tokio::task::JoinSet::new();
+        if let Some(bell) = &self.doorbell {
+            let worker_pool = db::pool(
+                &self.config.database_url,
+                PoolKind::Worker,
+                self.config.db_pool_size,
+            )?;
+            tasks.spawn(listener::run(
+                self.config.database_url.clone(),
+                bell.clone(),
+                cancel.clone(),
+            ));
+            let client = WebhookClient::new(policy, self.config.delivery_timeout);
+            let worker = Worker::new(&self.config, worker_pool, client, bell.clone());
+            tasks.spawn(worker.run(cancel.clone()));
+        }
+        let state = AppState {
+            db: self.api_pool.clone(),
+            target_policy: policy,
+            doorbell: self.doorbell.clone(),
+        };
+        let router = api::router(state, self.parts.api);
+        let shutdown = cancel.clone();
+        tracing::info!(
+            listen = %self.http.local_addr()?,
+            worker = self.parts.worker,
+            api = self.parts.api,
+            "ihf-webhooks running"
+        );
+        axum::serve(self.http, router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await?;
+        while tasks.join_next().await.is_some() {}
+        self.api_pool.close();
+        Ok(())
+    }
+}

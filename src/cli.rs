@@ -1,0 +1,194 @@
+//! The command line (SPEC §2). Results go to stdout as one JSON object, logs
+//! to stderr; a failure is one line on stderr and a non-zero exit.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::app::{App, Parts};
+use crate::config::{parse_duration, Config};
+use crate::consumers::{self, NewConsumer};
+use crate::keys::{self, Scopes};
+use crate::{db, migrate, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "ihf-webhooks", version, about = "Webhook delivery sidecar for the framework database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply all migrations (idempotent; safe from several replicas at once).
+    Migrate {
+        /// First create stand-ins for the framework tables if they are missing.
+        #[arg(long)]
+        with_fixture: bool,
+    },
+    /// Run the delivery worker and the HTTP side until SIGTERM/SIGINT.
+    Serve {
+        /// Run only the HTTP side.
+        #[arg(long, conflicts_with = "no_api")]
+        no_worker: bool,
+        /// Run only the worker (health endpoints are still served).
+        #[arg(long)]
+        no_api: bool,
+    },
+    /// Manage API consumers.
+    #[command(subcommand)]
+    Consumer(ConsumerCommand),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConsumerCommand {
+    /// Create a consumer; prints it as JSON.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long, default_value_t = 60)]
+        rate_limit_per_minute: i32,
+        #[arg(long, default_value_t = 10000)]
+        quota_per_day: i32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Issue a static key for a consumer; prints it (shown once) as JSON.
+    Create {
+        #[arg(long)]
+        consumer: Uuid,
+        /// Space-delimited scopes; default: every scope but admin.
+        #[arg(long)]
+        scopes: Option<String>,
+        /// Lifetime such as 90d or 12h; default: no expiry.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => return fail(anyhow::anyhow!("cannot start the async runtime: {e}")),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(e),
+    }
+}
+
+fn fail(e: anyhow::Error) -> ExitCode {
+    // One line: the error and its causes, joined.
+    let line = e
+        .chain()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(": ");
+    eprintln!("error: {line}");
+    ExitCode::FAILURE
+}
+
+fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string(value)?);
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    telemetry::init(config.log_json);
+    match cli.command {
+        Command::Migrate { with_fixture } => {
+            let report = migrate::run(&config.database_url, with_fixture).await?;
+            print_json(&report)
+        }
+        Command::Serve { no_worker, no_api } => {
+            let parts = Parts {
+                worker: !no_worker,
+                api: !no_api,
+            };
+            let app = App::build(config, parts).await?;
+            let cancel = CancellationToken::new();
+            tokio::spawn(stop_on_signal(cancel.clone()));
+            app.run_until_stopped(cancel).await
+        }
+        Command::Consumer(ConsumerCommand::Create {
+            name,
+            description,
+            rate_limit_per_minute,
+            quota_per_day,
+        }) => {
+            let new = NewConsumer {
+                name,
+                description,
+                rate_limit_per_minute,
+                quota_per_day,
+            };
+            new.validate().map_err(anyhow::Error::msg)?;
+            let client = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            print_json(&consumers::create(&client, &new).await?)
+        }
+        Command::Key(KeyCommand::Create {
+            consumer,
+            scopes,
+            expires_in,
+        }) => {
+            let scopes = match scopes {
+                Some(text) => Scopes::parse(&text).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?,
+                None => Scopes::default_scopes(),
+            };
+            let expires_at = match expires_in {
+                Some(text) => {
+                    let d = parse_duration(&text).map_err(|e| anyhow::anyhow!("--expires-in: {e}"))?;
+                    Some(chrono::Utc::now() + chrono::Duration::from_std(d)?)
+                }
+                None => None,
+            };
+            let client = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            let exists = client
+                .query_opt("SELECT 1 FROM api_consumers WHERE id = $1", &[&consumer])
+                .await?;
+            if exists.is_none() {
+                anyhow::bail!("--consumer: no consumer with id {consumer}");
+            }
+            print_json(&keys::issue(&client, consumer, &scopes, "static", expires_at).await?)
+        }
+    }
+}
+
+/// Cancels `cancel` on SIGTERM or SIGINT.
+async fn stop_on_signal(cancel: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("stop signal received; shutting down");
+    cancel.cancel();
+}

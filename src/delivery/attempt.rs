@@ -1,0 +1,139 @@
+//! One delivery attempt: sign the envelope, POST it, judge the answer.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::client::{SendError, SignedRequest, WebhookClient};
+use super::outcome::{Attempted, Outcome, RetryPolicy};
+use crate::signing::{signature_header, WebhookSecret};
+
+/// A job as claimed by `jobs_claim_due.sql`.
+#[derive(Debug, Clone)]
+pub struct ClaimedJob {
+    pub id: i64,
+    /// This attempt's number (1 = first); also the fence for recording it.
+    pub attempt: i32,
+    pub event_id: Uuid,
+    pub subscription_id: Uuid,
+    pub body: String,
+    pub target_url: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+    pub active: bool,
+}
+
+impl ClaimedJob {
+    pub fn from_row(row: &tokio_postgres::Row) -> ClaimedJob {
+        ClaimedJob {
+            id: row.get("id"),
+            attempt: row.get("attempts"),
+            event_id: row.get("event_id"),
+            subscription_id: row.get("subscription_id"),
+            body: row.get("body"),
+            target_url: row.get("target_url"),
+            secret: row.get("secret"),
+            previous_secret: row.get("previous_secret"),
+            active: row.get("active"),
+        }
+    }
+}
+
+/// The result of one attempt, ready to be recorded.
+#[derive(Debug)]
+pub struct Finished {
+    pub job_id: i64,
+    pub attempt: i32,
+    pub subscription_id: Uuid,
+    pub attempted_at: DateTime<Utc>,
+    pub latency_ms: Option<i32>,
+    pub outcome: Outcome,
+    /// False when the subscription was inactive: says nothing about the receiver.
+    pub counts_for_health: bool,
+}
+
+/// Runs one attempt of `job`. Never fails: every problem becomes an outcome.
+pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> Finished {
+    let span = tracing::info_span!(
+        "delivery_attempt",
+        event_id = %job.event_id,
+        subscription_id = %job.subscription_id,
+        attempt = job.attempt,
+    );
+    async {
+        let attempted_at = Utc::now();
+        let started = Instant::now();
+        let (outcome, sent) = send(job, client, retry).await;
+        let latency_ms = sent.then(|| started.elapsed().as_millis().min(i32::MAX as u128) as i32);
+        tracing::debug!(
+            outcome = outcome.status.as_str(),
+            response_code = outcome.response_code,
+            latency_ms,
+            "attempt finished"
+        );
+        Finished {
+            job_id: job.id,
+            attempt: job.attempt,
+            subscription_id: job.subscription_id,
+            attempted_at,
+            latency_ms,
+            outcome,
+            counts_for_health: job.active,
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Returns the outcome and whether a request went out.
+async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> (Outcome, bool) {
+    if !job.active {
+        return (retry.judge(job.attempt, Attempted::Cancelled, Utc::now()), false);
+    }
+    let secrets = match parse_secrets(job) {
+        Some(s) => s,
+        None => return (retry.judge(job.attempt, Attempted::BadSecret, Utc::now()), false),
+    };
+    // The SSRF guard again at every attempt: the URL form here, the resolved
+    // addresses inside the client's resolver.
+    let url = match client.policy().check_url(&job.target_url) {
+        Ok(url) => url,
+        Err(refusal) => {
+            let e = SendError::Refused(refusal);
+            return (retry.judge(job.attempt, Attempted::NoAnswer(&e), Utc::now()), false);
+        }
+    };
+    let webhook_id = job.event_id.to_string();
+    let timestamp = Utc::now().timestamp();
+    let secret_refs: Vec<&WebhookSecret> = secrets.iter().collect();
+    let signature = signature_header(&secret_refs, &webhook_id, timestamp, job.body.as_bytes());
+    let result = client
+        .send(SignedRequest {
+            url: &url,
+            webhook_id: &webhook_id,
+            timestamp,
+            signature: &signature,
+            body: Bytes::copy_from_slice(job.body.as_bytes()),
+        })
+        .await;
+    let sent = !matches!(result, Err(SendError::Refused(_)));
+    let what = match &result {
+        Ok(response) => Attempted::Answered(response),
+        Err(e) => Attempted::NoAnswer(e),
+    };
+    (retry.judge(job.attempt, what, Utc::now()), sent)
+}
+
+/// The current secret, plus the previous one while its rotation grace lasts.
+fn parse_secrets(job: &ClaimedJob) -> Option<Vec<WebhookSecret>> {
+    let mut secrets = vec![WebhookSecret::parse(&job.secret).ok()?];
+    if let Some(previous) = &job.previous_secret {
+        if let Ok(s) = WebhookSecret::parse(previous) {
+            secrets.push(s);
+        }
+    }
+    Some(secrets)
+}

@@ -1,0 +1,16 @@
+//! The delivery worker: fan-out → claim → sign and send → record.
+//!
+//! - [`dispatcher`] fans captured events out into jobs and claims due jobs in
+//!   batches, waking on the doorbell or a short poll;
+//! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
+//! - [`recorder`] writes the results in batches: one statement per batch ends
+//!   or reschedules the jobs and appends to `webhook_deliveries`;
+//! - [`client`] is the HTTP client with the SSRF-guarded resolver.
+
+pub mod attempt;
+pub mod client;
+pub mod dispatcher;
+pub mod outcome;
+pub mod recorder;
+
+pub use dispatcher::Worker;

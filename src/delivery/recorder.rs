@@ -1,0 +1,140 @@
+//! Writes attempt results in batches. Whatever has arrived while the previous
+//! batch was being written goes into the next one, so under load one commit
+//! covers hundreds of attempts, and when idle a result is written at once.
+
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
+use deadpool_postgres::Pool;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::attempt::Finished;
+use super::outcome::LogStatus;
+use crate::db::sql;
+
+const MAX_BATCH: usize = 1000;
+
+pub struct Recorder {
+    pub pool: Pool,
+    pub disable_after: Duration,
+    /// Give up on a batch after this long: by then the jobs' leases have
+    /// expired and they will be attempted again, so nothing is lost.
+    pub give_up_after: Duration,
+}
+
+impl Recorder {
+    /// Runs until every sender is dropped and the last batch is written.
+    pub async fn run(self, mut results: mpsc::Receiver<Finished>) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while let Some(first) = results.recv().await {
+            batch.push(first);
+            while batch.len() < MAX_BATCH {
+                match results.try_recv() {
+                    Ok(f) => batch.push(f),
+                    Err(_) => break,
+                }
+            }
+            let write = || self.write(&batch);
+            let retried = write
+                .retry(
+                    ExponentialBuilder::default()
+                        .with_min_delay(Duration::from_millis(50))
+                        .with_max_delay(Duration::from_secs(2))
+                        .with_total_delay(Some(self.give_up_after))
+                        .without_max_times(),
+                )
+                .notify(|e, delay| {
+                    tracing::warn!(error = %e, retry_in = ?delay, "cannot record attempt results yet")
+                })
+                .await;
+            if let Err(e) = retried {
+                tracing::error!(error = %e, results = batch.len(),
+                    "dropping attempt results; their jobs will be attempted again");
+            }
+            batch.clear();
+        }
+    }
+
+    async fn write(&self, batch: &[Finished]) -> Result<(), anyhow::Error> {
+        let mut client = self.pool.get().await?;
+        let tx = client.transaction().await?;
+        let cols = Columns::of(batch);
+        let finish = tx.prepare_cached(sql::JOBS_FINISH).await?;
+        tx.execute(
+            &finish,
+            &[
+                &cols.job_ids,
+                &cols.attempts,
+                &cols.statuses,
+                &cols.codes,
+                &cols.latencies,
+                &cols.messages,
+                &cols.attempted_at,
+                &cols.retry_at,
+            ],
+        )
+        .await?;
+        // Subscription health: successes clear the failure clock, failures start it.
+        let (ids, ok): (Vec<Uuid>, Vec<bool>) = batch
+            .iter()
+            .filter(|f| f.counts_for_health)
+            .map(|f| (f.subscription_id, f.outcome.status == LogStatus::Delivered))
+            .unzip();
+        if !ids.is_empty() {
+            let health = tx.prepare_cached(sql::SUBSCRIPTIONS_RECORD_HEALTH).await?;
+            tx.execute(&health, &[&ids, &ok]).await?;
+        }
+        let failing: Vec<Uuid> = batch
+            .iter()
+            .filter(|f| f.counts_for_health && f.outcome.status == LogStatus::Failed)
+            .map(|f| f.subscription_id)
+            .collect();
+        if !failing.is_empty() {
+            let disable = tx.prepare_cached(sql::SUBSCRIPTIONS_DISABLE_FAILING).await?;
+            let after_ms = self.disable_after.as_millis() as i64;
+            for row in tx.query(&disable, &[&failing, &after_ms]).await? {
+                let id: Uuid = row.get(0);
+                tracing::warn!(subscription_id = %id, "subscription deactivated after failing too long");
+            }
+        }
+        let (gone, reasons): (Vec<Uuid>, Vec<String>) = batch
+            .iter()
+            .filter_map(|f| Some((f.subscription_id, f.outcome.deactivate.clone()?)))
+            .unzip();
+        if !gone.is_empty() {
+            let deactivate = tx.prepare_cached(sql::SUBSCRIPTIONS_DEACTIVATE).await?;
+            tx.execute(&deactivate, &[&gone, &reasons]).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// The batch as the column arrays `jobs_finish.sql` unnests.
+struct Columns {
+    job_ids: Vec<i64>,
+    attempts: Vec<i32>,
+    statuses: Vec<&'static str>,
+    codes: Vec<Option<i32>>,
+    latencies: Vec<Option<i32>>,
+    messages: Vec<Option<String>>,
+    attempted_at: Vec<DateTime<Utc>>,
+    retry_at: Vec<Option<DateTime<Utc>>>,
+}
+
+impl Columns {
+    fn of(batch: &[Finished]) -> Columns {
+        Columns {
+            job_ids: batch.iter().map(|f| f.job_id).collect(),
+            attempts: batch.iter().map(|f| f.attempt).collect(),
+            statuses: batch.iter().map(|f| f.outcome.status.as_str()).collect(),
+            codes: batch.iter().map(|f| f.outcome.response_code).collect(),
+            latencies: batch.iter().map(|f| f.latency_ms).collect(),
+            messages: batch.iter().map(|f| f.outcome.error_message.clone()).collect(),
+            attempted_at: batch.iter().map(|f| f.attempted_at).collect(),
+            retry_at: batch.iter().map(|f| f.outcome.retry_at).collect(),
+        }
+    }
+}

@@ -1,0 +1,96 @@
+//! `ihf-webhooks migrate`: the Phase 9 tables, our own tables and the capture
+//! triggers, applied by refinery under an advisory lock so several replicas
+//! can start at once.
+
+use crate::db::{self, sql};
+
+refinery::embed_migrations!("migrations");
+
+/// Tables the framework owns and we attach to; the seed references the manifests.
+pub const FRAMEWORK_TABLES: [&str; 7] = [
+    "hub_capability_manifests",
+    "interaction_events",
+    "annotations",
+    "requirement_candidates",
+    "decision_records",
+    "deployment_records",
+    "outcome_signals",
+];
+
+/// Any key works as long as every replica uses the same one.
+const MIGRATE_LOCK_KEY: i64 = 0x6968_665f_6d69_6772; // "ihf_migr"
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] tokio_postgres::Error),
+    #[error("framework table {0} is missing (for development, run `migrate --with-fixture`)")]
+    MissingFrameworkTable(String),
+    #[error("database error while migrating: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    #[error("migration failed: {0}")]
+    Refinery(#[from] refinery::Error),
+}
+
+/// What `migrate` did, printed as JSON by the CLI.
+#[derive(Debug, serde::Serialize)]
+pub struct MigrateReport {
+    pub applied: Vec<String>,
+    pub current_version: Option<i32>,
+}
+
+pub async fn run(database_url: &str, with_fixture: bool) -> Result<MigrateReport, MigrateError> {
+    let mut client = db::connect(database_url)
+        .await
+        .map_err(MigrateError::Connect)?;
+    // Session-level lock: released when this connection closes, even on error.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
+        .await?;
+    if with_fixture {
+        client.batch_execute(sql::FRAMEWORK_FIXTURE).await?;
+    } else {
+        check_framework_tables(&client).await?;
+    }
+    let report = migrations::runner().run_async(&mut client).await?;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
+        .await?;
+    Ok(MigrateReport {
+        applied: report
+            .applied_migrations()
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
+        current_version: migrations::runner()
+            .get_migrations()
+            .iter()
+            .map(|m| m.version() as i32)
+            .max(),
+    })
+}
+
+async fn check_framework_tables(client: &tokio_postgres::Client) -> Result<(), MigrateError> {
+    let names: Vec<&str> = FRAMEWORK_TABLES.to_vec();
+    let missing = client
+        .query(
+            "SELECT t FROM unnest($1::text[]) WITH ORDINALITY AS u(t, n) \
+             WHERE to_regclass(t) IS NULL ORDER BY n LIMIT 1",
+            &[&names],
+        )
+        .await?;
+    match missing.first() {
+        Some(row) => Err(MigrateError::MissingFrameworkTable(row.get(0))),
+        None => Ok(()),
+    }
+}
+
+/// The newest migration version compiled into this binary.
+pub fn latest_version() -> i32 {
+    migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| m.version() as i32)
+        .max()
+        .unwrap_or(0)
+}
