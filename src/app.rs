@@ -32,7 +32,11 @@ pub struct App {
 
 impl App {
     pub async fn build(config: Config, parts: Parts) -> anyhow::Result<App> {
-        let api_pool = db::pool(&config.database_url, PoolKind::Api, config.db_pool_size.min(4))?;
+        let api_pool = db::pool(
+            &config.database_url,
+            PoolKind::Api,
+            config.db_pool_size.min(4),
+        )?;
         let http = TcpListener::bind(config.listen)
             .await
             .map_err(|e| anyhow::anyhow!("IHF_LISTEN: cannot listen on {}: {e}", config.listen))?;

@@ -16,7 +16,11 @@ use crate::keys::{self, Scopes};
 use crate::{db, migrate, telemetry};
 
 #[derive(Debug, Parser)]
-#[command(name = "ihf-webhooks", version, about = "Webhook delivery sidecar for the framework database")]
+#[command(
+    name = "ihf-webhooks",
+    version,
+    about = "Webhook delivery sidecar for the framework database"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -152,7 +156,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let expires_at = match expires_in {
                 Some(text) => {
-                    let d = parse_duration(&text).map_err(|e| anyhow::anyhow!("--expires-in: {e}"))?;
+                    let d =
+                        parse_duration(&text).map_err(|e| anyhow::anyhow!("--expires-in: {e}"))?;
                     Some(chrono::Utc::now() + chrono::Duration::from_std(d)?)
                 }
                 None => None,

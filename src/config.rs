@@ -70,11 +70,19 @@ impl Config {
         };
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| err("DATABASE_URL", "is required (a PostgreSQL connection string)"))?;
+            .ok_or_else(|| {
+                err(
+                    "DATABASE_URL",
+                    "is required (a PostgreSQL connection string)",
+                )
+            })?;
         let (name, listen) = get("IHF_LISTEN", "127.0.0.1:8080");
-        let listen = listen
-            .parse()
-            .map_err(|_| err(name, format!("{listen:?} is not an address like 127.0.0.1:8080")))?;
+        let listen = listen.parse().map_err(|_| {
+            err(
+                name,
+                format!("{listen:?} is not an address like 127.0.0.1:8080"),
+            )
+        })?;
         let (name, v) = get("IHF_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE);
         let retry_schedule = parse_schedule(&v).map_err(|m| err(name, m))?;
         let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
@@ -156,11 +164,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "{text:?} needs a unit: ms, s, m, h or d (e.g. 5s)"
-            ))
-        }
+        _ => return Err(format!("{text:?} needs a unit: ms, s, m, h or d (e.g. 5s)")),
     };
     n.checked_mul(ms_per_unit)
         .map(Duration::from_millis)
@@ -186,7 +190,10 @@ mod tests {
         assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
-        assert_eq!(parse_duration("90d").unwrap(), Duration::from_secs(90 * 86400));
+        assert_eq!(
+            parse_duration("90d").unwrap(),
+            Duration::from_secs(90 * 86400)
+        );
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("five s").is_err());
         assert!(parse_duration("-5s").is_err());

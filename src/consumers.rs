@@ -49,7 +49,12 @@ pub async fn create(
     let row = client
         .query_one(
             sql::CONSUMERS_INSERT,
-            &[&new.name, &new.description, &new.rate_limit_per_minute, &new.quota_per_day],
+            &[
+                &new.name,
+                &new.description,
+                &new.rate_limit_per_minute,
+                &new.quota_per_day,
+            ],
         )
         .await?;
     Ok(Consumer {

@@ -133,7 +133,10 @@ pub fn prefix_of(key: &str) -> Option<&str> {
 
 /// Whether `presented` hashes to `stored_hash`, compared in constant time.
 pub fn hash_matches(presented: &str, stored_hash: &str) -> bool {
-    hash_key(presented).as_bytes().ct_eq(stored_hash.as_bytes()).into()
+    hash_key(presented)
+        .as_bytes()
+        .ct_eq(stored_hash.as_bytes())
+        .into()
 }
 
 /// A key as issued: the only time the key text exists outside the caller.
@@ -162,7 +165,14 @@ pub async fn issue(
         let rows = client
             .query(
                 sql::KEYS_INSERT,
-                &[&consumer, &new.prefix, &new.hash, &scopes_text, &token_type, &expires_at],
+                &[
+                    &consumer,
+                    &new.prefix,
+                    &new.hash,
+                    &scopes_text,
+                    &token_type,
+                    &expires_at,
+                ],
             )
             .await?;
         // No row: the prefix collided with an existing key; draw again.
@@ -189,7 +199,10 @@ mod tests {
         let k = NewKey::generate();
         assert!(k.key.starts_with("ihf_"));
         assert_eq!(k.key.len(), 4 + 64);
-        assert!(k.key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        assert!(k
+            .key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_'));
         assert_eq!(prefix_of(&k.key), Some(k.prefix.as_str()));
         assert_eq!(k.hash.len(), 64);
         assert!(hash_matches(&k.key, &k.hash));
@@ -201,7 +214,9 @@ mod tests {
     fn scopes_parse_sort_and_reject_unknown_words() {
         let s = Scopes::parse("webhooks:write  admin webhooks:write").unwrap();
         assert_eq!(s.to_string(), "webhooks:write admin");
-        assert!(Scopes::parse("webhooks:delete").unwrap_err().contains("webhooks:delete"));
+        assert!(Scopes::parse("webhooks:delete")
+            .unwrap_err()
+            .contains("webhooks:delete"));
         assert_eq!(
             Scopes::default_scopes().to_string(),
             "webhooks:read webhooks:write deliveries:read usage:read"

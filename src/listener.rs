@@ -65,11 +65,9 @@ pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: Cancellation
         .without_max_times();
     let mut first = true;
     loop {
-        let connect = (|| config.connect(NoTls))
-            .retry(backoff.build())
-            .notify(|e, delay| {
-                tracing::warn!(error = %e, retry_in = ?delay, "listener cannot connect")
-            });
+        let connect = (|| config.connect(NoTls)).retry(backoff.build()).notify(
+            |e, delay| tracing::warn!(error = %e, retry_in = ?delay, "listener cannot connect"),
+        );
         let (client, mut connection) = tokio::select! {
             _ = cancel.cancelled() => return,
             r = connect => match r {

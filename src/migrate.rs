@@ -62,11 +62,7 @@ pub async fn run(database_url: &str, with_fixture: bool) -> Result<MigrateReport
             .iter()
             .map(|m| m.to_string())
             .collect(),
-        current_version: migrations::runner()
-            .get_migrations()
-            .iter()
-            .map(|m| m.version() as i32)
-            .max(),
+        current_version: Some(latest_version()),
     })
 }
 
@@ -90,7 +86,7 @@ pub fn latest_version() -> i32 {
     migrations::runner()
         .get_migrations()
         .iter()
-        .map(|m| m.version() as i32)
+        .map(|m| m.version())
         .max()
         .unwrap_or(0)
 }

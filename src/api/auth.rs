@@ -34,7 +34,10 @@ impl Caller {
             "Forbidden",
             format!("this key lacks the {} scope", scope.as_str()),
         )
-        .with_header(WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("ascii")))
+        .with_header(
+            WWW_AUTHENTICATE,
+            HeaderValue::from_str(&challenge).expect("ascii"),
+        ))
     }
 }
 
@@ -49,8 +52,10 @@ fn unauthorized(error: Option<&str>) -> Problem {
             description.to_string(),
         ),
     };
-    Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail)
-        .with_header(WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).expect("ascii"))
+    Problem::new(StatusCode::UNAUTHORIZED, "Unauthorized", detail).with_header(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).expect("ascii"),
+    )
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -63,14 +68,20 @@ impl FromRequestParts<AppState> for Caller {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(|| unauthorized(None))?;
         let invalid = || unauthorized(Some("the token is not valid"));
         let prefix = keys::prefix_of(token).ok_or_else(invalid)?;
         let client = state.db.get().await?;
         let stmt = client.prepare_cached(sql::KEYS_AUTHENTICATE).await?;
-        let row = client.query_opt(&stmt, &[&prefix]).await?.ok_or_else(invalid)?;
+        let row = client
+            .query_opt(&stmt, &[&prefix])
+            .await?
+            .ok_or_else(invalid)?;
         if !keys::hash_matches(token, row.get("key_hash")) {
             return Err(invalid());
         }

@@ -10,7 +10,10 @@ use super::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route(
+            "/healthz",
+            get(|| async { Json(json!({ "status": "ok" })) }),
+        )
         .route("/readyz", get(ready))
 }
 
@@ -19,7 +22,10 @@ pub fn router() -> Router<AppState> {
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let database = match tokio::time::timeout(std::time::Duration::from_secs(2), async {
         let client = state.db.get().await.map_err(|e| e.to_string())?;
-        client.simple_query("SELECT 1").await.map_err(|e| e.to_string())
+        client
+            .simple_query("SELECT 1")
+            .await
+            .map_err(|e| e.to_string())
     })
     .await
     {
@@ -32,7 +38,11 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         Some(_) => "disconnected",
     };
     let ready = database == "ok" && listener != "disconnected";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (
         status,
         Json(json!({

@@ -40,7 +40,11 @@ fn problem_for(rejection: JsonRejection) -> Problem {
                 .strip_prefix("Failed to deserialize the JSON body into the target type: ")
                 .unwrap_or(&detail)
                 .to_string();
-            Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "Unprocessable Content", detail)
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Content",
+                detail,
+            )
         }
         JsonRejection::JsonSyntaxError(_) => Problem::bad_request("the body is not valid JSON"),
         JsonRejection::BytesRejection(_) => Problem::new(

@@ -27,7 +27,11 @@ impl Problem {
     }
 
     pub fn not_found(what: &str) -> Problem {
-        Problem::new(StatusCode::NOT_FOUND, "Not Found", format!("no such {what}"))
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "Not Found",
+            format!("no such {what}"),
+        )
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {

@@ -24,7 +24,10 @@ use crate::signing::WebhookSecret;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/v2/webhooks", get(list).post(create))
-        .route("/api/v2/webhooks/{id}", get(show).patch(update).delete(remove))
+        .route(
+            "/api/v2/webhooks/{id}",
+            get(show).patch(update).delete(remove),
+        )
 }
 
 /// A subscription as the API shows it (the secret only at creation).
@@ -87,13 +90,22 @@ async fn create(
     }
     let url = check_target(&state, &body.target_url).await?;
     let secret = match &body.secret {
-        Some(text) => WebhookSecret::parse(text).map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
+        Some(text) => WebhookSecret::parse(text)
+            .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
         None => WebhookSecret::generate(),
     };
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_INSERT).await?;
     let row = client
-        .query_one(&stmt, &[&caller.consumer_id, &body.event_type, &url, &secret.expose()])
+        .query_one(
+            &stmt,
+            &[
+                &caller.consumer_id,
+                &body.event_type,
+                &url,
+                &secret.expose(),
+            ],
+        )
         .await?;
     let created = CreatedSubscription {
         subscription: Subscription::from_row(&row),
@@ -136,11 +148,14 @@ async fn list(
     caller.require(Scope::WebhooksRead)?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::bad_request(format!("limit must be between 1 and {MAX_PAGE}")));
+        return Err(Problem::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
     }
     let (after_time, after_id) = match &query.cursor {
         Some(c) => {
-            let (t, id) = decode_cursor(c).ok_or_else(|| Problem::bad_request("cursor is not valid"))?;
+            let (t, id) =
+                decode_cursor(c).ok_or_else(|| Problem::bad_request("cursor is not valid"))?;
             (Some(t), Some(id))
         }
         None => (None, None),
@@ -148,7 +163,10 @@ async fn list(
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_LIST).await?;
     let rows = client
-        .query(&stmt, &[&caller.consumer_id, &after_time, &after_id, &(limit + 1)])
+        .query(
+            &stmt,
+            &[&caller.consumer_id, &after_time, &after_id, &(limit + 1)],
+        )
         .await?;
     let mut data: Vec<Subscription> = rows.iter().map(Subscription::from_row).collect();
     let next_cursor = if data.len() as i64 > limit {
@@ -167,7 +185,10 @@ fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (micros, id) = text.split_once(',')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+    Some((
+        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+        id.parse().ok()?,
+    ))
 }
 
 /// Path ids that are not UUIDs cannot name anything: 404, not 400 or 500.
@@ -213,7 +234,10 @@ async fn update(
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_UPDATE).await?;
     let row = client
-        .query_opt(&stmt, &[&id, &caller.consumer_id, &target_url, &body.is_active])
+        .query_opt(
+            &stmt,
+            &[&id, &caller.consumer_id, &target_url, &body.is_active],
+        )
         .await?
         .ok_or_else(|| Problem::not_found("subscription"))?;
     Ok(Json(Subscription::from_row(&row)))

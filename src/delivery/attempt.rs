@@ -91,11 +91,19 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
 /// Returns the outcome and whether a request went out.
 async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> (Outcome, bool) {
     if !job.active {
-        return (retry.judge(job.attempt, Attempted::Cancelled, Utc::now()), false);
+        return (
+            retry.judge(job.attempt, Attempted::Cancelled, Utc::now()),
+            false,
+        );
     }
     let secrets = match parse_secrets(job) {
         Some(s) => s,
-        None => return (retry.judge(job.attempt, Attempted::BadSecret, Utc::now()), false),
+        None => {
+            return (
+                retry.judge(job.attempt, Attempted::BadSecret, Utc::now()),
+                false,
+            )
+        }
     };
     // The SSRF guard again at every attempt: the URL form here, the resolved
     // addresses inside the client's resolver.
@@ -103,7 +111,10 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
         Ok(url) => url,
         Err(refusal) => {
             let e = SendError::Refused(refusal);
-            return (retry.judge(job.attempt, Attempted::NoAnswer(&e), Utc::now()), false);
+            return (
+                retry.judge(job.attempt, Attempted::NoAnswer(&e), Utc::now()),
+                false,
+            );
         }
     };
     let webhook_id = job.event_id.to_string();

@@ -203,7 +203,10 @@ mod tests {
         );
         let later = (chrono::Utc::now() + chrono::Duration::seconds(90)).to_rfc2822();
         let d = parse_retry_after(&later).unwrap();
-        assert!(d > Duration::from_secs(80) && d <= Duration::from_secs(90), "{d:?}");
+        assert!(
+            d > Duration::from_secs(80) && d <= Duration::from_secs(90),
+            "{d:?}"
+        );
         assert_eq!(parse_retry_after("soon"), None);
     }
 }

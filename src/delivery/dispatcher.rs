@@ -152,7 +152,9 @@ impl Worker {
         let free = slots.available_permits().min(CLAIM_BATCH) as i64;
         let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
         let lease_ms = self.lease.as_millis() as i64;
-        let rows = client.query(&claim, &[&free, &lease_ms, &self.replica]).await?;
+        let rows = client
+            .query(&claim, &[&free, &lease_ms, &self.replica])
+            .await?;
         drop(client);
         let claimed = rows.len();
         for row in rows {
@@ -200,7 +202,10 @@ impl Worker {
         results: mpsc::Sender<Finished>,
         recorder: tokio::task::JoinHandle<()>,
     ) {
-        tracing::info!(in_flight = attempts.len(), "worker stopping: no more claims");
+        tracing::info!(
+            in_flight = attempts.len(),
+            "worker stopping: no more claims"
+        );
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
             while attempts.join_next().await.is_some() {}
         })
@@ -209,7 +214,10 @@ impl Worker {
             attempts.abort_all();
             while attempts.join_next().await.is_some() {}
             let unfinished: Vec<(i64, i32)> = in_flight.lock().unwrap().drain().collect();
-            tracing::warn!(released = unfinished.len(), "shutdown deadline reached; releasing unfinished attempts");
+            tracing::warn!(
+                released = unfinished.len(),
+                "shutdown deadline reached; releasing unfinished attempts"
+            );
             if let Err(e) = self.release(&unfinished).await {
                 tracing::warn!(error = %e, "could not release jobs; their leases will expire");
             }

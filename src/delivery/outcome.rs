@@ -68,14 +68,12 @@ impl RetryPolicy {
                     deactivate: None,
                 }
             }
-            Attempted::Answered(r) if r.status == StatusCode::GONE => {
-                return final_failure(
-                    Some(410),
-                    "HTTP 410 Gone: the receiver asked us to stop; subscription deactivated, no retry"
-                        .into(),
-                    Some("receiver answered 410 Gone".into()),
-                )
-            }
+            Attempted::Answered(r) if r.status == StatusCode::GONE => return final_failure(
+                Some(410),
+                "HTTP 410 Gone: the receiver asked us to stop; subscription deactivated, no retry"
+                    .into(),
+                Some("receiver answered 410 Gone".into()),
+            ),
             Attempted::Answered(r) => {
                 let throttled = matches!(r.status.as_u16(), 429 | 502 | 503 | 504);
                 (
@@ -205,7 +203,10 @@ mod tests {
         let wait = (first.retry_at.unwrap() - now).num_milliseconds();
         assert!((9_000..=11_000).contains(&wait), "{wait}");
         let msg = first.error_message.unwrap();
-        assert!(msg.starts_with("HTTP 500 Internal Server Error; retry 1 of 2 at "), "{msg}");
+        assert!(
+            msg.starts_with("HTTP 500 Internal Server Error; retry 1 of 2 at "),
+            "{msg}"
+        );
         let second = policy().judge(2, Attempted::Answered(&r), now);
         let wait = (second.retry_at.unwrap() - now).num_milliseconds();
         assert!((90_000..=110_000).contains(&wait), "{wait}");
@@ -218,7 +219,10 @@ mod tests {
     fn redirects_fail_and_say_why() {
         let o = policy().judge(1, Attempted::Answered(&answered(302, None)), Utc::now());
         assert_eq!(o.status, LogStatus::Failed);
-        assert!(o.error_message.unwrap().contains("redirects are not followed"));
+        assert!(o
+            .error_message
+            .unwrap()
+            .contains("redirects are not followed"));
     }
 
     #[test]
@@ -247,7 +251,10 @@ mod tests {
     fn transport_errors_are_described() {
         let e = SendError::Timeout(Duration::from_secs(15));
         let o = policy().judge(1, Attempted::NoAnswer(&e), Utc::now());
-        assert!(o.error_message.unwrap().starts_with("timed out after 15s; retry 1 of 2"));
+        assert!(o
+            .error_message
+            .unwrap()
+            .starts_with("timed out after 15s; retry 1 of 2"));
         assert_eq!(o.response_code, None);
     }
 }

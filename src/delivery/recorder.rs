@@ -92,7 +92,9 @@ impl Recorder {
             .map(|f| f.subscription_id)
             .collect();
         if !failing.is_empty() {
-            let disable = tx.prepare_cached(sql::SUBSCRIPTIONS_DISABLE_FAILING).await?;
+            let disable = tx
+                .prepare_cached(sql::SUBSCRIPTIONS_DISABLE_FAILING)
+                .await?;
             let after_ms = self.disable_after.as_millis() as i64;
             for row in tx.query(&disable, &[&failing, &after_ms]).await? {
                 let id: Uuid = row.get(0);
@@ -132,7 +134,10 @@ impl Columns {
             statuses: batch.iter().map(|f| f.outcome.status.as_str()).collect(),
             codes: batch.iter().map(|f| f.outcome.response_code).collect(),
             latencies: batch.iter().map(|f| f.latency_ms).collect(),
-            messages: batch.iter().map(|f| f.outcome.error_message.clone()).collect(),
+            messages: batch
+                .iter()
+                .map(|f| f.outcome.error_message.clone())
+                .collect(),
             attempted_at: batch.iter().map(|f| f.attempted_at).collect(),
             retry_at: batch.iter().map(|f| f.outcome.retry_at).collect(),
         }

@@ -1,0 +1,142 @@
+//! A fresh database per test, cloned from a migrated template (fast: no
+//! migrations per test). The template's name carries a hash of the migrations
+//! and fixture, so a schema change makes a new one.
+
+use std::hash::{Hash, Hasher};
+
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+pub fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+pub fn url_for(db: &str) -> String {
+    format!("{}/{db}", server_url())
+}
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&url_for("postgres"), NoTls)
+        .await
+        .expect("PostgreSQL must be running for the tests (see README)");
+    tokio::spawn(conn);
+    client
+}
+
+fn schema_hash() -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files {
+        std::fs::read(f).unwrap().hash(&mut h);
+    }
+    ihf_webhooks::db::sql::FRAMEWORK_FIXTURE.hash(&mut h);
+    h.finish()
+}
+
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = format!("ihf_tmpl_{:016x}", schema_hash());
+            let client = admin().await;
+            // Other test processes may be creating it at the same moment.
+            client
+                .execute("SELECT pg_advisory_lock(4242)", &[])
+                .await
+                .unwrap();
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .unwrap()
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building");
+                // Left over by a run that died mid-build.
+                for sql in [
+                    format!("DROP DATABASE IF EXISTS {building}"),
+                    format!("CREATE DATABASE {building}"),
+                ] {
+                    client.batch_execute(&sql).await.unwrap();
+                }
+                ihf_webhooks::migrate::run(&url_for(&building), true)
+                    .await
+                    .expect("migrations apply to a fresh database");
+                client
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .unwrap();
+            }
+            client
+                .execute("SELECT pg_advisory_unlock(4242)", &[])
+                .await
+                .unwrap();
+            name
+        })
+        .await
+}
+
+/// A database of its own for one test; dropped when the test ends.
+pub struct TestDb {
+    pub name: String,
+}
+
+impl TestDb {
+    /// A migrated database with the framework fixture.
+    pub async fn migrated() -> TestDb {
+        let template = template().await;
+        let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
+        admin()
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .await
+            .unwrap();
+        TestDb { name }
+    }
+
+    /// An empty database (for migration tests).
+    pub async fn empty() -> TestDb {
+        let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
+        admin()
+            .await
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .unwrap();
+        TestDb { name }
+    }
+
+    pub fn url(&self) -> String {
+        url_for(&self.name)
+    }
+
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime; use a thread with its own.
+        let _ = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async move {
+                    let _ = admin()
+                        .await
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await;
+                })
+        })
+        .join();
+    }
+}

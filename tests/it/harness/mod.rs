@@ -1,0 +1,221 @@
+//! The test harness: a fresh database per test, the service started in-process
+//! on port 0, a consumer with a key, and helpers per endpoint and table.
+//! `TEST_LOG=1` shows the service's logs.
+
+pub mod db;
+pub mod receiver;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::time::Duration;
+
+use ihf_webhooks::app::{App, Parts};
+use ihf_webhooks::config::Config;
+use ihf_webhooks::consumers::{self, NewConsumer};
+use ihf_webhooks::keys::{self, Scopes};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use db::TestDb;
+pub use receiver::{Receiver, Reply};
+
+/// Long enough for a loaded CI machine, short enough to fail fast.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// Environment for a test service: short schedules and timeouts, loopback allowed.
+pub fn test_env(db_url: &str) -> HashMap<&'static str, String> {
+    HashMap::from([
+        ("DATABASE_URL", db_url.to_string()),
+        ("IHF_LISTEN", "127.0.0.1:0".into()),
+        ("IHF_ALLOW_PRIVATE_TARGETS", "true".into()),
+        ("IHF_ALLOW_HTTP_TARGETS", "true".into()),
+        ("IHF_RETRY_SCHEDULE", "100ms,200ms".into()),
+        ("IHF_DELIVERY_TIMEOUT", "2s".into()),
+        ("IHF_SHUTDOWN_TIMEOUT", "3s".into()),
+        ("IHF_DB_POOL_SIZE", "3".into()),
+        ("IHF_WORKER_CONCURRENCY", "16".into()),
+    ])
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        ihf_webhooks::telemetry::init(false);
+    }
+}
+
+/// One running instance of the service.
+pub struct Service {
+    pub port: u16,
+    cancel: CancellationToken,
+    handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Service {
+    pub async fn start(env: HashMap<&'static str, String>, parts: Parts) -> Service {
+        init_logs();
+        let config =
+            Config::from_lookup(|name| env.get(name).cloned()).expect("test config is valid");
+        let app = App::build(config, parts).await.expect("app builds");
+        let port = app.port();
+        let cancel = CancellationToken::new();
+        let handle = tokio::spawn(app.run_until_stopped(cancel.clone()));
+        Service {
+            port,
+            cancel,
+            handle: Some(handle),
+        }
+    }
+
+    /// Graceful stop, as on SIGTERM.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+pub struct TestApp {
+    pub db: TestDb,
+    pub pg: tokio_postgres::Client,
+    pub service: Service,
+    pub http: reqwest::Client,
+    pub consumer_id: Uuid,
+    /// A static key with the default (non-admin) scopes.
+    pub key: String,
+}
+
+pub const BOTH: Parts = Parts {
+    worker: true,
+    api: true,
+};
+pub const API_ONLY: Parts = Parts {
+    worker: false,
+    api: true,
+};
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}, BOTH).await
+    }
+
+    /// Spawns with changes to the test environment.
+    pub async fn spawn_with(
+        change_env: impl FnOnce(&mut HashMap<&'static str, String>),
+        parts: Parts,
+    ) -> TestApp {
+        let db = TestDb::migrated().await;
+        let mut env = test_env(&db.url());
+        change_env(&mut env);
+        let service = Service::start(env, parts).await;
+        let pg = db.client().await;
+        let (consumer_id, key) = create_consumer_with_key(&pg, "test consumer").await;
+        TestApp {
+            db,
+            pg,
+            service,
+            http: reqwest::Client::new(),
+            consumer_id,
+            key,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.service.port)
+    }
+
+    /// Creates a subscription through the API; returns (id, secret).
+    pub async fn subscribe(&self, event_type: &str, target_url: &str) -> (Uuid, String) {
+        let response = self
+            .http
+            .post(self.url("/api/v2/webhooks"))
+            .bearer_auth(&self.key)
+            .json(&json!({ "event_type": event_type, "target_url": target_url }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{:?}", response.text().await);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["id"].as_str().unwrap().parse().unwrap(),
+            body["secret"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Inserts one plausible row into a framework source table; returns its id.
+    pub async fn insert(&self, table: &str) -> Uuid {
+        let sql = match table {
+            "interaction_events" => "INSERT INTO interaction_events (event_type, widget_id) VALUES ('clicked', 'w1') RETURNING id",
+            "annotations" => "INSERT INTO annotations (author, body) VALUES ('ada', 'looks right') RETURNING id",
+            "requirement_candidates" => "INSERT INTO requirement_candidates (title, priority) VALUES ('export CSV', 2) RETURNING id",
+            "decision_records" => "INSERT INTO decision_records (decision, rationale) VALUES ('accept', 'asked often') RETURNING id",
+            "deployment_records" => "INSERT INTO deployment_records (environment, version) VALUES ('prod', '1.2.3') RETURNING id",
+            "outcome_signals" => "INSERT INTO outcome_signals (metric, value) VALUES ('adoption', 0.42) RETURNING id",
+            other => panic!("no sample row for {other}"),
+        };
+        self.pg.query_one(sql, &[]).await.unwrap().get(0)
+    }
+
+    /// The attempt log of a subscription, oldest first: (status, code, error_message).
+    pub async fn log(&self, subscription: Uuid) -> Vec<(String, Option<i32>, Option<String>)> {
+        self.pg
+            .query(
+                "SELECT status, response_code, error_message FROM webhook_deliveries \
+                 WHERE webhook_subscription_id = $1 ORDER BY attempted_at, status DESC",
+                &[&subscription],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.pg.query_one(sql, &[]).await.unwrap().get(0)
+    }
+}
+
+/// A consumer and a static key with the default scopes.
+pub async fn create_consumer_with_key(pg: &tokio_postgres::Client, name: &str) -> (Uuid, String) {
+    let consumer = consumers::create(
+        pg,
+        &NewConsumer {
+            name: name.into(),
+            description: None,
+            rate_limit_per_minute: 1000,
+            quota_per_day: 100_000,
+        },
+    )
+    .await
+    .unwrap();
+    let key = keys::issue(pg, consumer.id, &Scopes::default_scopes(), "static", None)
+        .await
+        .unwrap();
+    (consumer.id, key.key)
+}
+
+/// Polls `check` until it returns Some, or panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("timed out after {within:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

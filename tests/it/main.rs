@@ -1,0 +1,9 @@
+//! Integration tests: real PostgreSQL (a fresh database per test), the service
+//! on port 0, real HTTP receivers.
+
+mod harness;
+
+mod api_webhooks;
+mod cli;
+mod delivery;
+mod schema;

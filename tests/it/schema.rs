@@ -1,0 +1,159 @@
+//! The schema itself: statements, the append-only log, the capture trigger.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use ihf_webhooks::db::sql;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use crate::harness::{TestApp, TestDb};
+
+#[tokio::test]
+async fn every_sql_statement_prepares_against_the_migrated_schema() {
+    let db = TestDb::migrated().await;
+    let client = db.client().await;
+    for (file, text) in sql::ALL {
+        if let Err(e) = client.prepare(text).await {
+            panic!("sql/{file} does not prepare: {e}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_delivery_log_refuses_update_and_delete() {
+    let app = TestApp::spawn().await;
+    let client = &app.pg;
+    let sub: uuid::Uuid = client
+        .query_one(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             VALUES ($1, 'annotation.created', 'https://example.com/', 'whsec_x') RETURNING id",
+            &[&app.consumer_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .execute(
+            "INSERT INTO webhook_deliveries (webhook_subscription_id, payload, status) VALUES ($1, '{}', 'pending')",
+            &[&sub],
+        )
+        .await
+        .unwrap();
+    let update = client
+        .execute("UPDATE webhook_deliveries SET status = 'delivered'", &[])
+        .await
+        .unwrap_err();
+    assert!(format!("{update:?}").contains("append-only"), "{update:?}");
+    let delete = client
+        .execute("DELETE FROM webhook_deliveries", &[])
+        .await
+        .unwrap_err();
+    assert!(format!("{delete:?}").contains("append-only"), "{delete:?}");
+}
+
+#[tokio::test]
+async fn capture_records_the_whole_row_in_the_same_transaction() {
+    let db = TestDb::migrated().await;
+    let mut client = db.client().await;
+    let tx = client.transaction().await.unwrap();
+    tx.execute(
+        "INSERT INTO requirement_candidates (title, priority) VALUES ('a', 1), ('b', 2)",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    let events: i64 = client
+        .query_one("SELECT count(*) FROM ihf_outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 0, "a rolled-back insert leaves no event");
+    client
+        .execute(
+            "INSERT INTO requirement_candidates (title, priority) VALUES ('a', 1), ('b', 2)",
+            &[],
+        )
+        .await
+        .unwrap();
+    let rows = client
+        .query(
+            "SELECT event_type, data FROM ihf_outbox ORDER BY data->>'title'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    let data: serde_json::Value = rows[0].get(1);
+    assert_eq!(rows[0].get::<_, String>(0), "requirement_candidate.created");
+    assert_eq!(data["title"], "a");
+    assert_eq!(data["priority"], 1);
+    assert!(
+        data["id"].is_string() && data["created_at"].is_string() && data["status"] == "proposed"
+    );
+}
+
+#[tokio::test]
+async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
+    let db = TestDb::migrated().await;
+    let writer = db.client().await;
+    let (listener, mut connection) = tokio_postgres::connect(&db.url(), NoTls).await.unwrap();
+    let (tx, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(Ok(m)) = messages.next().await {
+            if let AsyncMessage::Notification(n) = m {
+                let _ = tx.send(n.channel().to_string());
+            }
+        }
+    });
+    listener.batch_execute("LISTEN ihf_events").await.unwrap();
+
+    writer
+        .execute("INSERT INTO annotations (body) VALUES ('quiet')", &[])
+        .await
+        .unwrap();
+    writer
+        .execute(
+            "INSERT INTO ihf_waiters VALUES (gen_random_uuid(), now() + interval '1 minute')",
+            &[],
+        )
+        .await
+        .unwrap();
+    writer
+        .execute("INSERT INTO annotations (body) VALUES ('ring')", &[])
+        .await
+        .unwrap();
+    // The notification of the second insert arrives; had the first rung, it
+    // would have been delivered (in commit order) before this one.
+    let first = tokio::time::timeout(Duration::from_secs(10), notifications.recv())
+        .await
+        .expect("a waiting worker is rung");
+    assert_eq!(first.as_deref(), Some("ihf_events"));
+    writer
+        .execute(
+            "UPDATE ihf_waiters SET waiting_until = now() - interval '1 second'",
+            &[],
+        )
+        .await
+        .unwrap();
+    writer
+        .execute("INSERT INTO annotations (body) VALUES ('quiet again')", &[])
+        .await
+        .unwrap();
+    // A round trip on the listener connection flushes any pending notification.
+    listener.simple_query("SELECT 1").await.unwrap();
+    assert!(
+        notifications.try_recv().is_err(),
+        "an expired mark rings nothing"
+    );
+    assert_eq!(
+        writer
+            .query_one("SELECT count(*) FROM ihf_outbox", &[])
+            .await
+            .unwrap()
+            .get::<_, i64>(0),
+        3,
+        "every insert is captured, rung or not"
+    );
+}
