@@ -64,6 +64,7 @@ impl App {
             allow_private: self.config.allow_private_targets,
             allow_http: self.config.allow_http_targets,
         };
+        let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout);
         let mut tasks = tokio::task::JoinSet::new();
         if let Some(bell) = &self.doorbell {
             let worker_pool = db::pool(
@@ -76,14 +77,20 @@ impl App {
                 bell.clone(),
                 cancel.clone(),
             ));
-            let client = WebhookClient::new(policy, self.config.delivery_timeout);
-            let worker = Worker::new(&self.config, worker_pool, client, bell.clone());
+            let worker = Worker::new(
+                &self.config,
+                worker_pool,
+                webhook_client.clone(),
+                bell.clone(),
+            );
             tasks.spawn(worker.run(cancel.clone()));
         }
         let state = AppState {
             db: self.api_pool.clone(),
             target_policy: policy,
             doorbell: self.doorbell.clone(),
+            webhook_client,
+            secret_rotation_grace: self.config.secret_rotation_grace,
         };
         let router = api::router(state, self.parts.api);
         let shutdown = cancel.clone();

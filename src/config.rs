@@ -17,8 +17,13 @@ pub struct Config {
     pub delivery_timeout: Duration,
     /// Deliveries in flight per replica.
     pub worker_concurrency: usize,
+    /// Attempts in flight per subscription, across all replicas.
+    pub max_in_flight_per_subscription: usize,
     /// Backstop poll while idle: bounds the latency a lost NOTIFY can cost.
     pub poll_interval: Duration,
+    /// Added to the delivery timeout to make a claim's lease: how long after a
+    /// replica dies its claimed jobs become due again.
+    pub lease_margin: Duration,
     /// How long in-flight attempts may run on after SIGTERM before they are released.
     pub shutdown_timeout: Duration,
     /// Deactivate a subscription that has had no success for this long.
@@ -118,8 +123,10 @@ impl Config {
             retry_schedule,
             delivery_timeout,
             worker_concurrency: positive("IHF_WORKER_CONCURRENCY", "256")?,
+            max_in_flight_per_subscription: positive("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "16")?,
             poll_interval: duration("IHF_POLL_INTERVAL", "500ms")?,
             shutdown_timeout: duration("IHF_SHUTDOWN_TIMEOUT", "30s")?,
+            lease_margin: duration("IHF_LEASE_MARGIN", "25s")?,
             disable_after: duration("IHF_DISABLE_AFTER", "5d")?,
             retry_after_max: duration("IHF_RETRY_AFTER_MAX", "1h")?,
             secret_rotation_grace: duration("IHF_SECRET_ROTATION_GRACE", "24h")?,
@@ -129,9 +136,10 @@ impl Config {
     }
 
     /// How long a claimed job stays leased: long enough for one attempt, short
-    /// enough that a dead replica's jobs are retried within timeout + 30 s.
+    /// enough that a dead replica's jobs are retried within timeout + 30 s
+    /// (with the default margin and poll interval).
     pub fn lease(&self) -> Duration {
-        self.delivery_timeout + Duration::from_secs(25)
+        self.delivery_timeout + self.lease_margin
     }
 }
 

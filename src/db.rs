@@ -32,6 +32,10 @@ pub mod sql {
         SUBSCRIPTIONS_GET = "subscriptions_get.sql";
         SUBSCRIPTIONS_UPDATE = "subscriptions_update.sql";
         SUBSCRIPTIONS_DELETE = "subscriptions_delete.sql";
+        SUBSCRIPTIONS_ROTATE_SECRET = "subscriptions_rotate_secret.sql";
+        SUBSCRIPTIONS_GET_FOR_SEND = "subscriptions_get_for_send.sql";
+        DELIVERIES_INSERT_ATTEMPT = "deliveries_insert_attempt.sql";
+        JOBS_REDELIVER = "jobs_redeliver.sql";
         CONSUMERS_INSERT = "consumers_insert.sql";
         KEYS_INSERT = "keys_insert.sql";
         KEYS_AUTHENTICATE = "keys_authenticate.sql";

@@ -5,14 +5,17 @@ pub mod auth;
 pub mod health;
 pub mod json;
 pub mod problem;
+pub mod webhook_actions;
 pub mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use deadpool_postgres::Pool;
 
+use crate::delivery::client::WebhookClient;
 use crate::listener::Doorbell;
 use crate::ssrf::TargetPolicy;
 
@@ -26,6 +29,10 @@ pub struct AppState {
     pub target_policy: TargetPolicy,
     /// The worker's doorbell, when this replica runs the worker (for `/readyz`).
     pub doorbell: Option<Arc<Doorbell>>,
+    /// Sends test events (`POST /api/v2/webhooks/{id}/test`).
+    pub webhook_client: WebhookClient,
+    /// How long a rotated-out secret keeps signing.
+    pub secret_rotation_grace: Duration,
 }
 
 /// The whole HTTP side. With `api` false only health (and metrics) are served.
@@ -34,6 +41,7 @@ pub fn router(state: AppState, api: bool) -> Router {
     if api {
         router = router
             .merge(webhooks::router())
+            .merge(webhook_actions::router())
             .fallback(|| async { problem::Problem::not_found("route") });
     }
     router

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::client::{SendError, SignedRequest, WebhookClient};
+use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, Outcome, RetryPolicy};
 use crate::signing::{signature_header, WebhookSecret};
 
@@ -96,7 +96,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
             false,
         );
     }
-    let secrets = match parse_secrets(job) {
+    let secrets = match parse_secrets(&job.secret, job.previous_secret.as_deref()) {
         Some(s) => s,
         None => {
             return (
@@ -105,31 +105,14 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
             )
         }
     };
-    // The SSRF guard again at every attempt: the URL form here, the resolved
-    // addresses inside the client's resolver.
-    let url = match client.policy().check_url(&job.target_url) {
-        Ok(url) => url,
-        Err(refusal) => {
-            let e = SendError::Refused(refusal);
-            return (
-                retry.judge(job.attempt, Attempted::NoAnswer(&e), Utc::now()),
-                false,
-            );
-        }
-    };
-    let webhook_id = job.event_id.to_string();
-    let timestamp = Utc::now().timestamp();
-    let secret_refs: Vec<&WebhookSecret> = secrets.iter().collect();
-    let signature = signature_header(&secret_refs, &webhook_id, timestamp, job.body.as_bytes());
-    let result = client
-        .send(SignedRequest {
-            url: &url,
-            webhook_id: &webhook_id,
-            timestamp,
-            signature: &signature,
-            body: Bytes::copy_from_slice(job.body.as_bytes()),
-        })
-        .await;
+    let result = sign_and_send(
+        client,
+        &job.target_url,
+        &secrets,
+        &job.event_id.to_string(),
+        &job.body,
+    )
+    .await;
     let sent = !matches!(result, Err(SendError::Refused(_)));
     let what = match &result {
         Ok(response) => Attempted::Answered(response),
@@ -138,10 +121,37 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
     (retry.judge(job.attempt, what, Utc::now()), sent)
 }
 
+/// Signs `body` with every secret and POSTs it to `target_url`, applying the
+/// SSRF guard again: the URL's form here, resolved addresses in the client.
+pub async fn sign_and_send(
+    client: &WebhookClient,
+    target_url: &str,
+    secrets: &[WebhookSecret],
+    webhook_id: &str,
+    body: &str,
+) -> Result<Response, SendError> {
+    let url = client
+        .policy()
+        .check_url(target_url)
+        .map_err(SendError::Refused)?;
+    let timestamp = Utc::now().timestamp();
+    let secret_refs: Vec<&WebhookSecret> = secrets.iter().collect();
+    let signature = signature_header(&secret_refs, webhook_id, timestamp, body.as_bytes());
+    client
+        .send(SignedRequest {
+            url: &url,
+            webhook_id,
+            timestamp,
+            signature: &signature,
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        })
+        .await
+}
+
 /// The current secret, plus the previous one while its rotation grace lasts.
-fn parse_secrets(job: &ClaimedJob) -> Option<Vec<WebhookSecret>> {
-    let mut secrets = vec![WebhookSecret::parse(&job.secret).ok()?];
-    if let Some(previous) = &job.previous_secret {
+pub fn parse_secrets(current: &str, previous: Option<&str>) -> Option<Vec<WebhookSecret>> {
+    let mut secrets = vec![WebhookSecret::parse(current).ok()?];
+    if let Some(previous) = previous {
         if let Ok(s) = WebhookSecret::parse(previous) {
             secrets.push(s);
         }

@@ -36,10 +36,17 @@ pub struct Worker {
     bell: Arc<Doorbell>,
     replica: Uuid,
     concurrency: usize,
+    per_subscription: i64,
     poll_interval: Duration,
     lease: Duration,
     shutdown_timeout: Duration,
     disable_after: Duration,
+}
+
+/// What one dispatcher round did.
+struct Progress {
+    fanned: usize,
+    claimed: usize,
 }
 
 /// Claimed jobs whose attempts are running: (job id → attempt), released on
@@ -58,6 +65,7 @@ impl Worker {
             bell,
             replica: Uuid::new_v4(),
             concurrency: config.worker_concurrency,
+            per_subscription: config.max_in_flight_per_subscription as i64,
             poll_interval: config.poll_interval,
             lease: config.lease(),
             shutdown_timeout: config.shutdown_timeout,
@@ -82,6 +90,7 @@ impl Worker {
         let in_flight: InFlight = Arc::default();
         let mut attempts = JoinSet::new();
         let mut waiting_until: Option<Instant> = None;
+        let mut started: u64 = 0;
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
@@ -90,8 +99,11 @@ impl Worker {
                 r = self.step(&slots, &mut attempts, &results, &in_flight) => r,
             };
             match worked {
-                Ok(true) => continue,
-                Ok(false) => {}
+                Ok(Progress { fanned, claimed }) if fanned + claimed > 0 => {
+                    started += claimed as u64;
+                    continue;
+                }
+                Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "dispatcher step failed; retrying after the poll interval");
                     tokio::select! {
@@ -130,17 +142,18 @@ impl Worker {
             }
         }
         self.shut_down(attempts, in_flight, results, recorder).await;
+        tracing::info!(attempts_started = started, "worker stopped");
     }
 
     /// One round: fan out a batch, claim due jobs for the free slots and start
-    /// them. Returns whether there was anything to do.
+    /// them.
     async fn step(
         &self,
         slots: &Arc<Semaphore>,
         attempts: &mut JoinSet<()>,
         results: &mpsc::Sender<Finished>,
         in_flight: &InFlight,
-    ) -> anyhow::Result<bool> {
+    ) -> anyhow::Result<Progress> {
         let client = self.pool.get().await?;
         let fan_out = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
         let fanned = client.execute(&fan_out, &[&FAN_OUT_BATCH]).await?;
@@ -153,7 +166,10 @@ impl Worker {
         let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
         let lease_ms = self.lease.as_millis() as i64;
         let rows = client
-            .query(&claim, &[&free, &lease_ms, &self.replica])
+            .query(
+                &claim,
+                &[&free, &lease_ms, &self.replica, &self.per_subscription],
+            )
             .await?;
         drop(client);
         let claimed = rows.len();
@@ -177,7 +193,10 @@ impl Worker {
         if fanned > 0 || claimed > 0 {
             tracing::debug!(fanned, claimed, "dispatched");
         }
-        Ok(fanned > 0 || claimed > 0)
+        Ok(Progress {
+            fanned: fanned as usize,
+            claimed,
+        })
     }
 
     async fn mark_waiting(&self, waiting: bool) -> anyhow::Result<()> {
@@ -227,7 +246,6 @@ impl Worker {
         if let Ok(client) = self.pool.get().await {
             let _ = client.execute(sql::WAITERS_REMOVE, &[&self.replica]).await;
         }
-        tracing::info!("worker stopped");
     }
 
     async fn release(&self, jobs: &[(i64, i32)]) -> anyhow::Result<()> {

@@ -142,6 +142,16 @@ fn final_failure(code: Option<i32>, message: String, deactivate: Option<String>)
     }
 }
 
+/// What one attempt's result says, for one-off attempts (the test endpoint):
+/// None when delivered.
+pub fn describe(result: &Result<Response, SendError>) -> Option<String> {
+    match result {
+        Ok(r) if r.status.is_success() => None,
+        Ok(r) => Some(describe_status(r.status)),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
 fn describe_status(status: StatusCode) -> String {
     let reason = status.canonical_reason().unwrap_or("");
     let what = if status.is_redirection() {

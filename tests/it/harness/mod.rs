@@ -33,6 +33,7 @@ pub fn test_env(db_url: &str) -> HashMap<&'static str, String> {
         ("IHF_RETRY_SCHEDULE", "100ms,200ms".into()),
         ("IHF_DELIVERY_TIMEOUT", "2s".into()),
         ("IHF_SHUTDOWN_TIMEOUT", "3s".into()),
+        ("IHF_LEASE_MARGIN", "1s".into()),
         ("IHF_DB_POOL_SIZE", "3".into()),
         ("IHF_WORKER_CONCURRENCY", "16".into()),
     ])

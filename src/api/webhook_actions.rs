@@ -1,0 +1,223 @@
+//! Consumer controls on one subscription: rotate its secret, send a test
+//! event now, redeliver an event.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::auth::Caller;
+use super::problem::Problem;
+use super::webhooks::parse_id;
+use super::AppState;
+use crate::db::sql;
+use crate::delivery::attempt::{parse_secrets, sign_and_send};
+use crate::delivery::outcome::describe;
+use crate::keys::Scope;
+use crate::signing::WebhookSecret;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v2/webhooks/{id}/secret/rotate", post(rotate_secret))
+        .route("/api/v2/webhooks/{id}/test", post(send_test))
+        .route(
+            "/api/v2/webhooks/{id}/events/{event_id}/redeliver",
+            post(redeliver),
+        )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecret {
+    /// A `whsec_` secret to use; generated when absent.
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct RotatedSecret {
+    /// The new secret (shown once).
+    secret: String,
+    /// Until then webhooks carry a second signature made with the old secret.
+    previous_secret_expires_at: DateTime<Utc>,
+}
+
+async fn rotate_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<RotatedSecret>, Problem> {
+    caller.require(Scope::WebhooksWrite)?;
+    let id = parse_id(&id, "subscription")?;
+    // The body is optional: empty means "generate one for me".
+    let body: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
+        RotateSecret::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Content",
+                e.to_string(),
+            )
+        })?
+    };
+    let secret = match body.secret {
+        Some(text) => WebhookSecret::parse(&text)
+            .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
+        None => WebhookSecret::generate(),
+    };
+    let grace_ms = state.secret_rotation_grace.as_millis() as i64;
+    let client = state.db.get().await?;
+    let stmt = client
+        .prepare_cached(sql::SUBSCRIPTIONS_ROTATE_SECRET)
+        .await?;
+    let row = client
+        .query_opt(
+            &stmt,
+            &[&id, &caller.consumer_id, &secret.expose(), &grace_ms],
+        )
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))?;
+    Ok(Json(RotatedSecret {
+        secret: secret.expose().to_string(),
+        previous_secret_expires_at: row.get(0),
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct TestResult {
+    event_id: Uuid,
+    delivered: bool,
+    response_code: Option<i32>,
+    latency_ms: i32,
+    error_message: Option<String>,
+}
+
+/// Sends a signed test event (type: the subscription's, `data.test: true`)
+/// now, once, without retries; the attempt is logged like any other.
+async fn send_test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<TestResult>, Problem> {
+    caller.require(Scope::WebhooksWrite)?;
+    let id = parse_id(&id, "subscription")?;
+    let client = state.db.get().await?;
+    let stmt = client
+        .prepare_cached(sql::SUBSCRIPTIONS_GET_FOR_SEND)
+        .await?;
+    let sub = client
+        .query_opt(&stmt, &[&id, &caller.consumer_id])
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))?;
+    drop(client);
+    let secrets = parse_secrets(sub.get("secret"), sub.get("previous_secret"))
+        .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
+    let event_id = Uuid::new_v4();
+    let attempted_at = Utc::now();
+    let envelope = json!({
+        "id": event_id,
+        "type": sub.get::<_, String>("event_type"),
+        "timestamp": attempted_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": { "test": true, "message": "a test event from ihf-webhooks" },
+    });
+    let body = envelope.to_string();
+    let started = Instant::now();
+    let result = sign_and_send(
+        &state.webhook_client,
+        sub.get("target_url"),
+        &secrets,
+        &event_id.to_string(),
+        &body,
+    )
+    .await;
+    let latency_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
+    let response_code = result.as_ref().ok().map(|r| r.status.as_u16() as i32);
+    let problem = describe(&result);
+    let error_message = problem
+        .as_ref()
+        .map(|p| format!("test event: {p}; not retried"));
+    let status = if problem.is_none() {
+        "delivered"
+    } else {
+        "failed"
+    };
+    let client = state.db.get().await?;
+    let stmt = client
+        .prepare_cached(sql::DELIVERIES_INSERT_ATTEMPT)
+        .await?;
+    client
+        .execute(
+            &stmt,
+            &[
+                &id,
+                &envelope,
+                &attempted_at,
+                &status,
+                &response_code,
+                &latency_ms,
+                &error_message,
+            ],
+        )
+        .await?;
+    Ok(Json(TestResult {
+        event_id,
+        delivered: problem.is_none(),
+        response_code,
+        latency_ms,
+        error_message,
+    }))
+}
+
+#[derive(Debug, Serialize)]
+struct Redelivery {
+    event_id: Uuid,
+    status: &'static str,
+}
+
+async fn redeliver(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((id, event_id)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<Redelivery>), Problem> {
+    caller.require(Scope::WebhooksWrite)?;
+    let id = parse_id(&id, "subscription")?;
+    let event_id = parse_id(&event_id, "event")?;
+    let client = state.db.get().await?;
+    let stmt = client
+        .prepare_cached(sql::SUBSCRIPTIONS_GET_FOR_SEND)
+        .await?;
+    let sub = client
+        .query_opt(&stmt, &[&id, &caller.consumer_id])
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))?;
+    if !sub.get::<_, bool>("is_active") {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "the subscription is inactive; reactivate it (PATCH is_active) before redelivering",
+        ));
+    }
+    let stmt = client.prepare_cached(sql::JOBS_REDELIVER).await?;
+    let event_text = event_id.to_string();
+    let scheduled = client
+        .query(&stmt, &[&id, &caller.consumer_id, &event_text])
+        .await?;
+    if scheduled.is_empty() {
+        return Err(Problem::not_found("event for this subscription"));
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Redelivery {
+            event_id,
+            status: "pending",
+        }),
+    ))
+}
