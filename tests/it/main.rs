@@ -5,6 +5,7 @@ mod harness;
 
 mod api_webhooks;
 mod cli;
+mod consumer_controls;
 mod delivery;
 mod faults;
 mod schema;
