@@ -83,6 +83,7 @@ impl Worker {
                 pool: self.pool.clone(),
                 disable_after: self.disable_after,
                 give_up_after: self.lease,
+                bell: self.bell.clone(),
             }
             .run(results_rx),
         );
@@ -94,10 +95,12 @@ impl Worker {
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
-            let worked = tokio::select! {
-                _ = cancel.cancelled() => break,
-                r = self.step(&slots, &mut attempts, &results, &in_flight) => r,
-            };
+            // Not raced against `cancel`: a step dropped after its claim would
+            // strand leased jobs. It only waits on its own queries (which time
+            // out) and, cancellably, for a free slot.
+            let worked = self
+                .step(&slots, &mut attempts, &results, &in_flight, &cancel)
+                .await;
             match worked {
                 Ok(Progress { fanned, claimed }) if fanned + claimed > 0 => {
                     started += claimed as u64;
@@ -153,6 +156,7 @@ impl Worker {
         attempts: &mut JoinSet<()>,
         results: &mpsc::Sender<Finished>,
         in_flight: &InFlight,
+        cancel: &CancellationToken,
     ) -> anyhow::Result<Progress> {
         let client = self.pool.get().await?;
         let fan_out = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
@@ -160,7 +164,16 @@ impl Worker {
 
         if slots.available_permits() == 0 {
             // Wait for one attempt to end before claiming more.
-            drop(slots.clone().acquire_owned().await?);
+            tokio::select! {
+                permit = slots.clone().acquire_owned() => drop(permit?),
+                _ = cancel.cancelled() => return Ok(Progress { fanned: fanned as usize, claimed: 0 }),
+            }
+        }
+        if cancel.is_cancelled() {
+            return Ok(Progress {
+                fanned: fanned as usize,
+                claimed: 0,
+            });
         }
         let free = slots.available_permits().min(CLAIM_BATCH) as i64;
         let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;

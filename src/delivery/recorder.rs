@@ -2,6 +2,7 @@
 //! batch was being written goes into the next one, so under load one commit
 //! covers hundreds of attempts, and when idle a result is written at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 use super::attempt::Finished;
 use super::outcome::LogStatus;
 use crate::db::sql;
+use crate::listener::Doorbell;
 
 const MAX_BATCH: usize = 1000;
 
@@ -22,6 +24,9 @@ pub struct Recorder {
     /// Give up on a batch after this long: by then the jobs' leases have
     /// expired and they will be attempted again, so nothing is lost.
     pub give_up_after: Duration,
+    /// Rung after retries are scheduled, so an idle dispatcher (which planned
+    /// its sleep while those jobs were still leased) looks again.
+    pub bell: Arc<Doorbell>,
 }
 
 impl Recorder {
@@ -49,9 +54,11 @@ impl Recorder {
                     tracing::warn!(error = %e, retry_in = ?delay, "cannot record attempt results yet")
                 })
                 .await;
-            if let Err(e) = retried {
-                tracing::error!(error = %e, results = batch.len(),
-                    "dropping attempt results; their jobs will be attempted again");
+            match retried {
+                Ok(()) if batch.iter().any(|f| f.outcome.retry_at.is_some()) => self.bell.ring(),
+                Ok(()) => {}
+                Err(e) => tracing::error!(error = %e, results = batch.len(),
+                    "dropping attempt results; their jobs will be attempted again"),
             }
             batch.clear();
         }

@@ -8,4 +8,6 @@ mod cli;
 mod consumer_controls;
 mod delivery;
 mod faults;
+mod isolation;
+mod process;
 mod schema;

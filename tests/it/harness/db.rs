@@ -110,6 +110,11 @@ impl TestDb {
         TestDb { name }
     }
 
+    /// A connection to the server's `postgres` database, for DDL on test databases.
+    pub async fn admin_client() -> tokio_postgres::Client {
+        admin().await
+    }
+
     pub fn url(&self) -> String {
         url_for(&self.name)
     }

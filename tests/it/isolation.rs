@@ -1,0 +1,66 @@
+//! Head-of-line isolation: a receiver that hangs must not delay deliveries to
+//! a healthy receiver of the same event type.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{Receiver, Reply, TestApp, BOTH, WAIT};
+
+const EVENTS: usize = 40;
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Commit-to-receipt latencies (ms) at the healthy receiver, sorted, and how
+/// many requests the hanging receiver had when the last healthy one arrived.
+async fn run(with_hanging_neighbour: bool) -> (Vec<u128>, usize) {
+    let app = TestApp::spawn_with(
+        |env| {
+            env.insert("IHF_DELIVERY_TIMEOUT", "3s".into());
+            env.insert("IHF_WORKER_CONCURRENCY", "16".into());
+            env.insert("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "4".into());
+        },
+        BOTH,
+    )
+    .await;
+    let healthy = Receiver::start().await;
+    let hanging = Receiver::start().await;
+    hanging.always(Reply {
+        delay: Duration::from_secs(30),
+        ..Reply::status(200)
+    });
+    if with_hanging_neighbour {
+        app.subscribe("annotation.created", &hanging.url()).await;
+    }
+    app.subscribe("annotation.created", &healthy.url()).await;
+    let committed = Instant::now();
+    app.pg
+        .execute(
+            "INSERT INTO annotations (body) SELECT 'n' || g FROM generate_series(1, $1) g",
+            &[&(EVENTS as i32)],
+        )
+        .await
+        .unwrap();
+    let got = healthy.wait_for(EVENTS, WAIT).await;
+    let hanging_seen = hanging.received().len();
+    let mut latencies: Vec<u128> = got.iter().map(|r| (r.at - committed).as_millis()).collect();
+    latencies.sort();
+    (latencies, hanging_seen)
+}
+
+#[tokio::test]
+async fn a_hanging_receiver_does_not_delay_a_healthy_one() {
+    let (alone, _) = run(false).await;
+    let (beside, hanging_seen) = run(true).await;
+    let pct = |v: &[u128], p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+    eprintln!(
+        "healthy receiver, {EVENTS} events, commit-to-receipt ms: alone p50 {} p95 {} max {}; \
+         beside a hanging receiver p50 {} p95 {} max {} (hanging receiver holds {hanging_seen} attempts)",
+        pct(&alone, 50), pct(&alone, 95), alone[EVENTS - 1],
+        pct(&beside, 50), pct(&beside, 95), beside[EVENTS - 1],
+    );
+    // Every healthy delivery arrived before any hanging attempt could time
+    // out and free its slot: none of them waited behind the hanging receiver.
+    assert!(beside[EVENTS - 1] < TIMEOUT.as_millis(), "{beside:?}");
+    assert!(
+        (1..=4).contains(&hanging_seen),
+        "at most 4 in flight to one subscription, saw {hanging_seen}"
+    );
+}
