@@ -37,6 +37,7 @@ UPDATE ihf_jobs j
    AND s.id = j.subscription_id
    AND c.id = s.api_consumer_id
 RETURNING j.id, j.attempts, j.event_id, j.subscription_id, j.payload::text AS body,
+          s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
           s.target_url, s.secret,
           CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
           (s.is_active AND s.deleted_at IS NULL AND c.is_active) AS active

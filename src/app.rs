@@ -13,6 +13,7 @@ use crate::db::{self, PoolKind};
 use crate::delivery::client::WebhookClient;
 use crate::delivery::Worker;
 use crate::listener::{self, Doorbell};
+use crate::metrics::Metrics;
 use crate::ssrf::TargetPolicy;
 
 /// Which halves of the service this process runs (`--no-worker`, `--no-api`).
@@ -28,6 +29,7 @@ pub struct App {
     http: TcpListener,
     api_pool: deadpool_postgres::Pool,
     doorbell: Option<Arc<Doorbell>>,
+    metrics: Arc<Metrics>,
 }
 
 impl App {
@@ -47,6 +49,7 @@ impl App {
             http,
             api_pool,
             doorbell,
+            metrics: Arc::new(Metrics::new()),
         })
     }
 
@@ -66,8 +69,9 @@ impl App {
         };
         let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout);
         let mut tasks = tokio::task::JoinSet::new();
+        let mut worker_pool = None;
         if let Some(bell) = &self.doorbell {
-            let worker_pool = db::pool(
+            let pool = db::pool(
                 &self.config.database_url,
                 PoolKind::Worker,
                 self.config.db_pool_size,
@@ -75,15 +79,18 @@ impl App {
             tasks.spawn(listener::run(
                 self.config.database_url.clone(),
                 bell.clone(),
+                self.metrics.clone(),
                 cancel.clone(),
             ));
             let worker = Worker::new(
                 &self.config,
-                worker_pool,
+                pool.clone(),
                 webhook_client.clone(),
                 bell.clone(),
+                self.metrics.clone(),
             );
             tasks.spawn(worker.run(cancel.clone()));
+            worker_pool = Some(pool);
         }
         let state = AppState {
             db: self.api_pool.clone(),
@@ -91,6 +98,8 @@ impl App {
             doorbell: self.doorbell.clone(),
             webhook_client,
             secret_rotation_grace: self.config.secret_rotation_grace,
+            metrics: self.metrics.clone(),
+            worker_pool,
         };
         let router = api::router(state, self.parts.api);
         let shutdown = cancel.clone();

@@ -36,6 +36,7 @@ pub mod sql {
         SUBSCRIPTIONS_GET_FOR_SEND = "subscriptions_get_for_send.sql";
         DELIVERIES_INSERT_ATTEMPT = "deliveries_insert_attempt.sql";
         JOBS_REDELIVER = "jobs_redeliver.sql";
+        JOBS_QUEUE_DEPTH = "jobs_queue_depth.sql";
         CONSUMERS_INSERT = "consumers_insert.sql";
         KEYS_INSERT = "keys_insert.sql";
         KEYS_AUTHENTICATE = "keys_authenticate.sql";

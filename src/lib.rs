@@ -17,6 +17,7 @@ pub mod delivery;
 pub mod events;
 pub mod keys;
 pub mod listener;
+pub mod metrics;
 pub mod migrate;
 pub mod signing;
 pub mod ssrf;

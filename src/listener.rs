@@ -4,7 +4,7 @@
 //! (re)connect the dispatcher is told to sweep, so a NOTIFY lost while the
 //! connection was down costs latency, nothing else.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, PoolKind};
+use crate::metrics::Metrics;
 
 /// The channel the capture trigger notifies.
 pub const CHANNEL: &str = "ihf_events";
@@ -29,8 +30,6 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct Doorbell {
     wake: Notify,
     connected: AtomicBool,
-    pub notifications: AtomicU64,
-    pub reconnects: AtomicU64,
 }
 
 impl Doorbell {
@@ -50,7 +49,12 @@ impl Doorbell {
 
 /// Keeps a LISTEN connection up until `cancel` fires, reconnecting with
 /// exponential backoff (backon) whenever it drops.
-pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: CancellationToken) {
+pub async fn run(
+    database_url: String,
+    bell: Arc<Doorbell>,
+    metrics: Arc<Metrics>,
+    cancel: CancellationToken,
+) {
     let config = match db::pg_config(&database_url, PoolKind::Worker) {
         Ok(c) => c,
         Err(e) => {
@@ -76,12 +80,13 @@ pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: Cancellation
             },
         };
         let driver_bell = bell.clone();
+        let driver_metrics = metrics.clone();
         let mut driver = tokio::spawn(async move {
             let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
             while let Some(message) = messages.next().await {
                 match message {
                     Ok(AsyncMessage::Notification(_)) => {
-                        driver_bell.notifications.fetch_add(1, Ordering::Relaxed);
+                        driver_metrics.notifications.inc();
                         driver_bell.ring();
                     }
                     Ok(_) => {}
@@ -96,8 +101,9 @@ pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: Cancellation
             continue;
         }
         bell.connected.store(true, Ordering::Relaxed);
+        metrics.listener_connected.set(1);
         if !first {
-            bell.reconnects.fetch_add(1, Ordering::Relaxed);
+            metrics.listener_reconnects.inc();
         }
         first = false;
         tracing::info!("listener connected");
@@ -107,6 +113,7 @@ pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: Cancellation
             tokio::select! {
                 _ = cancel.cancelled() => {
                     bell.connected.store(false, Ordering::Relaxed);
+                    metrics.listener_connected.set(0);
                     driver.abort();
                     return;
                 }
@@ -125,6 +132,7 @@ pub async fn run(database_url: String, bell: Arc<Doorbell>, cancel: Cancellation
             }
         };
         bell.connected.store(false, Ordering::Relaxed);
+        metrics.listener_connected.set(0);
         tracing::warn!(reason, "listener disconnected; reconnecting");
     }
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod health;
 pub mod json;
+pub mod metrics;
 pub mod problem;
 pub mod webhook_actions;
 pub mod webhooks;
@@ -17,6 +18,7 @@ use deadpool_postgres::Pool;
 
 use crate::delivery::client::WebhookClient;
 use crate::listener::Doorbell;
+use crate::metrics::Metrics;
 use crate::ssrf::TargetPolicy;
 
 /// Request bodies larger than this are refused (OWASP API4).
@@ -33,11 +35,14 @@ pub struct AppState {
     pub webhook_client: WebhookClient,
     /// How long a rotated-out secret keeps signing.
     pub secret_rotation_grace: Duration,
+    pub metrics: Arc<Metrics>,
+    /// The worker's pool, when this replica runs the worker (for `/metrics`).
+    pub worker_pool: Option<Pool>,
 }
 
 /// The whole HTTP side. With `api` false only health (and metrics) are served.
 pub fn router(state: AppState, api: bool) -> Router {
-    let mut router = health::router();
+    let mut router = health::router().merge(metrics::router());
     if api {
         router = router
             .merge(webhooks::router())
@@ -46,5 +51,9 @@ pub fn router(state: AppState, api: bool) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .with_state(state)
 }

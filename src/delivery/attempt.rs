@@ -8,7 +8,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
-use super::outcome::{Attempted, Outcome, RetryPolicy};
+use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
 use crate::signing::{signature_header, WebhookSecret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
@@ -20,6 +20,9 @@ pub struct ClaimedJob {
     pub event_id: Uuid,
     pub subscription_id: Uuid,
     pub body: String,
+    pub event_type: String,
+    /// When the source row was inserted (for the end-to-end lag).
+    pub occurred_at: DateTime<Utc>,
     pub target_url: String,
     pub secret: String,
     pub previous_secret: Option<String>,
@@ -34,6 +37,8 @@ impl ClaimedJob {
             event_id: row.get("event_id"),
             subscription_id: row.get("subscription_id"),
             body: row.get("body"),
+            event_type: row.get("event_type"),
+            occurred_at: row.get("occurred_at"),
             target_url: row.get("target_url"),
             secret: row.get("secret"),
             previous_secret: row.get("previous_secret"),
@@ -53,6 +58,9 @@ pub struct Finished {
     pub outcome: Outcome,
     /// False when the subscription was inactive: says nothing about the receiver.
     pub counts_for_health: bool,
+    /// For metrics: delivered, failed_attempt, finally_failed, refused, cancelled.
+    pub kind: &'static str,
+    pub duration: std::time::Duration,
 }
 
 /// Runs one attempt of `job`. Never fails: every problem becomes an outcome.
@@ -67,7 +75,16 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
         let attempted_at = Utc::now();
         let started = Instant::now();
         let (outcome, sent) = send(job, client, retry).await;
-        let latency_ms = sent.then(|| started.elapsed().as_millis().min(i32::MAX as u128) as i32);
+        let duration = started.elapsed();
+        let latency_ms =
+            (sent == Sent::Yes).then(|| duration.as_millis().min(i32::MAX as u128) as i32);
+        let kind = match (sent, outcome.status, outcome.retry_at) {
+            (Sent::Refused, ..) => "refused",
+            (Sent::Not, ..) => "cancelled",
+            (_, LogStatus::Delivered, _) => "delivered",
+            (_, _, Some(_)) => "failed_attempt",
+            (_, _, None) => "finally_failed",
+        };
         tracing::debug!(
             outcome = outcome.status.as_str(),
             response_code = outcome.response_code,
@@ -82,18 +99,30 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
             latency_ms,
             outcome,
             counts_for_health: job.active,
+            kind,
+            duration,
         }
     }
     .instrument(span)
     .await
 }
 
+/// Whether a request went out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Yes,
+    /// Refused by the SSRF guard.
+    Refused,
+    /// Not attempted (inactive subscription, unusable secret).
+    Not,
+}
+
 /// Returns the outcome and whether a request went out.
-async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> (Outcome, bool) {
+async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> (Outcome, Sent) {
     if !job.active {
         return (
             retry.judge(job.attempt, Attempted::Cancelled, Utc::now()),
-            false,
+            Sent::Not,
         );
     }
     let secrets = match parse_secrets(&job.secret, job.previous_secret.as_deref()) {
@@ -101,7 +130,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
         None => {
             return (
                 retry.judge(job.attempt, Attempted::BadSecret, Utc::now()),
-                false,
+                Sent::Not,
             )
         }
     };
@@ -113,7 +142,10 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
         &job.body,
     )
     .await;
-    let sent = !matches!(result, Err(SendError::Refused(_)));
+    let sent = match result {
+        Err(SendError::Refused(_)) => Sent::Refused,
+        _ => Sent::Yes,
+    };
     let what = match &result {
         Ok(response) => Attempted::Answered(response),
         Err(e) => Attempted::NoAnswer(e),

@@ -20,6 +20,7 @@ use super::recorder::Recorder;
 use crate::config::Config;
 use crate::db::sql;
 use crate::listener::Doorbell;
+use crate::metrics::Metrics;
 
 /// Events fanned out per statement.
 const FAN_OUT_BATCH: i64 = 1000;
@@ -34,6 +35,7 @@ pub struct Worker {
     client: WebhookClient,
     retry: RetryPolicy,
     bell: Arc<Doorbell>,
+    metrics: Arc<Metrics>,
     replica: Uuid,
     concurrency: usize,
     per_subscription: i64,
@@ -54,7 +56,13 @@ struct Progress {
 type InFlight = Arc<Mutex<HashMap<i64, i32>>>;
 
 impl Worker {
-    pub fn new(config: &Config, pool: Pool, client: WebhookClient, bell: Arc<Doorbell>) -> Worker {
+    pub fn new(
+        config: &Config,
+        pool: Pool,
+        client: WebhookClient,
+        bell: Arc<Doorbell>,
+        metrics: Arc<Metrics>,
+    ) -> Worker {
         Worker {
             pool,
             client,
@@ -63,6 +71,7 @@ impl Worker {
                 retry_after_max: config.retry_after_max,
             },
             bell,
+            metrics,
             replica: Uuid::new_v4(),
             concurrency: config.worker_concurrency,
             per_subscription: config.max_in_flight_per_subscription as i64,
@@ -84,6 +93,7 @@ impl Worker {
                 disable_after: self.disable_after,
                 give_up_after: self.lease,
                 bell: self.bell.clone(),
+                metrics: self.metrics.clone(),
             }
             .run(results_rx),
         );
@@ -135,13 +145,16 @@ impl Worker {
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 _ = self.bell.rung() => {
+                    self.metrics.wakeups.with_label_values(&["notification"]).inc();
                     // Busy from here on: the framework's writers need not ring.
                     if let Err(e) = self.mark_waiting(false).await {
                         tracing::warn!(error = %e, "cannot clear this replica's waiting mark");
                     }
                     waiting_until = None;
                 }
-                _ = tokio::time::sleep_until(deadline) => {}
+                _ = tokio::time::sleep_until(deadline) => {
+                    self.metrics.wakeups.with_label_values(&["poll"]).inc();
+                }
             }
         }
         self.shut_down(attempts, in_flight, results, recorder).await;
@@ -190,14 +203,22 @@ impl Worker {
             let job = ClaimedJob::from_row(&row);
             let permit = slots.clone().try_acquire_owned()?;
             in_flight.lock().unwrap().insert(job.id, job.attempt);
-            let (http, retry, results, in_flight) = (
+            let (http, retry, results, in_flight, metrics) = (
                 self.client.clone(),
                 self.retry.clone(),
                 results.clone(),
                 in_flight.clone(),
+                self.metrics.clone(),
             );
             attempts.spawn(async move {
                 let finished = attempt::run(&job, &http, &retry).await;
+                metrics.observe_attempt(&job.event_type, finished.kind, finished.duration);
+                if finished.kind == "delivered" {
+                    let lag = (Utc::now() - job.occurred_at)
+                        .num_microseconds()
+                        .unwrap_or(0);
+                    metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
+                }
                 let _ = results.send(finished).await;
                 in_flight.lock().unwrap().remove(&job.id);
                 drop(permit);

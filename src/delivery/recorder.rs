@@ -15,6 +15,7 @@ use super::attempt::Finished;
 use super::outcome::LogStatus;
 use crate::db::sql;
 use crate::listener::Doorbell;
+use crate::metrics::Metrics;
 
 const MAX_BATCH: usize = 1000;
 
@@ -27,6 +28,7 @@ pub struct Recorder {
     /// Rung after retries are scheduled, so an idle dispatcher (which planned
     /// its sleep while those jobs were still leased) looks again.
     pub bell: Arc<Doorbell>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Recorder {
@@ -54,8 +56,15 @@ impl Recorder {
                     tracing::warn!(error = %e, retry_in = ?delay, "cannot record attempt results yet")
                 })
                 .await;
+            let retries = batch
+                .iter()
+                .filter(|f| f.outcome.retry_at.is_some())
+                .count();
             match retried {
-                Ok(()) if batch.iter().any(|f| f.outcome.retry_at.is_some()) => self.bell.ring(),
+                Ok(()) if retries > 0 => {
+                    self.metrics.retries_scheduled.inc_by(retries as u64);
+                    self.bell.ring();
+                }
                 Ok(()) => {}
                 Err(e) => tracing::error!(error = %e, results = batch.len(),
                     "dropping attempt results; their jobs will be attempted again"),
@@ -103,10 +112,15 @@ impl Recorder {
                 .prepare_cached(sql::SUBSCRIPTIONS_DISABLE_FAILING)
                 .await?;
             let after_ms = self.disable_after.as_millis() as i64;
-            for row in tx.query(&disable, &[&failing, &after_ms]).await? {
+            let disabled = tx.query(&disable, &[&failing, &after_ms]).await?;
+            for row in &disabled {
                 let id: Uuid = row.get(0);
                 tracing::warn!(subscription_id = %id, "subscription deactivated after failing too long");
             }
+            self.metrics
+                .subscriptions_disabled
+                .with_label_values(&["failing"])
+                .inc_by(disabled.len() as u64);
         }
         let (gone, reasons): (Vec<Uuid>, Vec<String>) = batch
             .iter()
@@ -114,7 +128,11 @@ impl Recorder {
             .unzip();
         if !gone.is_empty() {
             let deactivate = tx.prepare_cached(sql::SUBSCRIPTIONS_DEACTIVATE).await?;
-            tx.execute(&deactivate, &[&gone, &reasons]).await?;
+            let n = tx.execute(&deactivate, &[&gone, &reasons]).await?;
+            self.metrics
+                .subscriptions_disabled
+                .with_label_values(&["gone"])
+                .inc_by(n);
         }
         tx.commit().await?;
         Ok(())

@@ -9,5 +9,6 @@ mod consumer_controls;
 mod delivery;
 mod faults;
 mod isolation;
+mod observability;
 mod process;
 mod schema;

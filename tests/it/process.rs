@@ -284,6 +284,15 @@ async fn readiness_follows_the_database_and_delivery_resumes_after_it_returns() 
     let down = ready(503).await;
     assert_eq!(down["status"], "not ready");
     assert_eq!(down["checks"]["database"], "unreachable");
+    let url = app.url("/readyz");
+    eventually(WAIT, "listener reported disconnected", || {
+        let url = url.clone();
+        async move {
+            let body: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+            (body["checks"]["listener"] == "disconnected").then_some(())
+        }
+    })
+    .await;
 
     admin
         .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
