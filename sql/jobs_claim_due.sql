@@ -1,31 +1,23 @@
 -- Claim up to $1 due jobs for replica $3 and lease them for $2 milliseconds,
--- at most $4 in flight per subscription (counting every replica's leases), so
--- a slow or dead receiver cannot take every slot. One short statement: no
--- transaction stays open while the HTTP call runs. attempts is bumped here
--- and fences the finish (jobs_finish.sql).
-WITH leased AS (
-    SELECT subscription_id, count(*) AS n
-      FROM ihf_jobs
-     WHERE claimed_by IS NOT NULL AND run_at > now()
-     GROUP BY subscription_id
-), candidates AS (
-    -- Subscriptions already at the cap are skipped here, so their backlog
-    -- does not hide other subscriptions' due jobs.
-    SELECT id, subscription_id, run_at FROM ihf_jobs
-     WHERE run_at <= now()
-       AND subscription_id NOT IN (SELECT subscription_id FROM leased WHERE n >= $4::bigint)
-     ORDER BY run_at
-     LIMIT $1::bigint * 4
-       FOR UPDATE SKIP LOCKED
-), due AS (
-    SELECT id FROM (
-        SELECT c.id, c.run_at,
-               row_number() OVER (PARTITION BY c.subscription_id ORDER BY c.run_at)
-                   + coalesce(l.n, 0) AS slot
-          FROM candidates c LEFT JOIN leased l USING (subscription_id)
-    ) ranked
-     WHERE slot <= $4::bigint
-     ORDER BY run_at
+-- taking from each subscription its oldest due jobs but never more than it
+-- has room for under the cap of $4 in flight (counting every replica's
+-- leases): a slow or dead receiver cannot take every slot, and a saturated
+-- subscription's backlog costs one index probe, not a scan.
+-- One short statement: no transaction stays open while the HTTP call runs.
+-- attempts is bumped here and fences the finish (jobs_finish.sql).
+WITH due AS (
+    SELECT j.id
+      FROM webhook_subscriptions s
+     CROSS JOIN LATERAL (
+        SELECT id FROM ihf_jobs
+         WHERE subscription_id = s.id AND run_at <= now()
+         ORDER BY run_at
+         LIMIT greatest(0, $4::bigint - (
+                   SELECT count(*) FROM ihf_jobs l
+                    WHERE l.subscription_id = s.id
+                      AND l.claimed_by IS NOT NULL AND l.run_at > now()))
+           FOR UPDATE SKIP LOCKED
+     ) j
      LIMIT $1::bigint
 )
 UPDATE ihf_jobs j

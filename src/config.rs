@@ -123,7 +123,7 @@ impl Config {
             retry_schedule,
             delivery_timeout,
             worker_concurrency: positive("IHF_WORKER_CONCURRENCY", "256")?,
-            max_in_flight_per_subscription: positive("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "16")?,
+            max_in_flight_per_subscription: positive("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "32")?,
             poll_interval: duration("IHF_POLL_INTERVAL", "500ms")?,
             shutdown_timeout: duration("IHF_SHUTDOWN_TIMEOUT", "30s")?,
             lease_margin: duration("IHF_LEASE_MARGIN", "25s")?,

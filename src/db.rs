@@ -71,7 +71,7 @@ pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, Db
     let mut options = config.get_options().unwrap_or("").to_string();
     options.push_str(" -c statement_timeout=30000 -c client_min_messages=warning");
     if kind == PoolKind::Worker {
-        options.push_str(" -c synchronous_commit=off");
+        options.push_str(" -c synchronous_commit=off -c plan_cache_mode=force_generic_plan");
     }
     config.options(options.trim());
     config.application_name(match kind {

@@ -29,6 +29,9 @@ const PING_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug, Default)]
 pub struct Doorbell {
     wake: Notify,
+    /// Local only: results were recorded, so capped subscriptions may have
+    /// room and retries may have become due. Does not touch the waiting mark.
+    progress: Notify,
     connected: AtomicBool,
 }
 
@@ -40,6 +43,15 @@ impl Doorbell {
 
     pub async fn rung(&self) {
         self.wake.notified().await
+    }
+
+    /// Tell an idle dispatcher to look again (work may have become claimable).
+    pub fn nudge(&self) {
+        self.progress.notify_one();
+    }
+
+    pub async fn nudged(&self) {
+        self.progress.notified().await
     }
 
     pub fn is_connected(&self) -> bool {

@@ -28,7 +28,7 @@ pub struct Metrics {
     pub listener_connected: IntGauge,
     pub listener_reconnects: IntCounter,
     pub notifications: IntCounter,
-    /// Dispatcher wake-ups by cause: notification, poll.
+    /// Dispatcher wake-ups by cause: notification, progress (results recorded), poll.
     pub wakeups: IntCounterVec,
     pub jobs_due: IntGauge,
     pub oldest_due_job_age: Gauge,

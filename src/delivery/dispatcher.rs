@@ -152,6 +152,9 @@ impl Worker {
                     }
                     waiting_until = None;
                 }
+                _ = self.bell.nudged() => {
+                    self.metrics.wakeups.with_label_values(&["progress"]).inc();
+                }
                 _ = tokio::time::sleep_until(deadline) => {
                     self.metrics.wakeups.with_label_values(&["poll"]).inc();
                 }
@@ -171,23 +174,52 @@ impl Worker {
         in_flight: &InFlight,
         cancel: &CancellationToken,
     ) -> anyhow::Result<Progress> {
-        let client = self.pool.get().await?;
-        let fan_out = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
-        let fanned = client.execute(&fan_out, &[&FAN_OUT_BATCH]).await?;
+        // Fan-out runs beside the claim (on its own connection): it feeds the
+        // next round, and serializing the two would idle the senders.
+        let fan_out = async {
+            let client = self.pool.get().await?;
+            let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
+            anyhow::Ok(client.execute(&stmt, &[&FAN_OUT_BATCH]).await?)
+        };
+        let (fanned, claimed) = tokio::join!(
+            fan_out,
+            self.claim_and_start(slots, attempts, results, in_flight, cancel)
+        );
+        let progress = Progress {
+            fanned: fanned? as usize,
+            claimed: claimed?,
+        };
+        if progress.fanned + progress.claimed > 0 {
+            tracing::debug!(
+                fanned = progress.fanned,
+                claimed = progress.claimed,
+                "dispatched"
+            );
+        }
+        Ok(progress)
+    }
 
+    /// Claims due jobs for the free slots (waiting for one if none is free)
+    /// and starts their attempts. Returns how many it started.
+    async fn claim_and_start(
+        &self,
+        slots: &Arc<Semaphore>,
+        attempts: &mut JoinSet<()>,
+        results: &mpsc::Sender<Finished>,
+        in_flight: &InFlight,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<usize> {
         if slots.available_permits() == 0 {
             // Wait for one attempt to end before claiming more.
             tokio::select! {
                 permit = slots.clone().acquire_owned() => drop(permit?),
-                _ = cancel.cancelled() => return Ok(Progress { fanned: fanned as usize, claimed: 0 }),
+                _ = cancel.cancelled() => return Ok(0),
             }
         }
         if cancel.is_cancelled() {
-            return Ok(Progress {
-                fanned: fanned as usize,
-                claimed: 0,
-            });
+            return Ok(0);
         }
+        let client = self.pool.get().await?;
         let free = slots.available_permits().min(CLAIM_BATCH) as i64;
         let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
         let lease_ms = self.lease.as_millis() as i64;
@@ -224,13 +256,7 @@ impl Worker {
                 drop(permit);
             });
         }
-        if fanned > 0 || claimed > 0 {
-            tracing::debug!(fanned, claimed, "dispatched");
-        }
-        Ok(Progress {
-            fanned: fanned as usize,
-            claimed,
-        })
+        Ok(claimed)
     }
 
     async fn mark_waiting(&self, waiting: bool) -> anyhow::Result<()> {

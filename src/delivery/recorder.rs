@@ -25,8 +25,9 @@ pub struct Recorder {
     /// Give up on a batch after this long: by then the jobs' leases have
     /// expired and they will be attempted again, so nothing is lost.
     pub give_up_after: Duration,
-    /// Rung after retries are scheduled, so an idle dispatcher (which planned
-    /// its sleep while those jobs were still leased) looks again.
+    /// Nudged after every batch: recorded results free per-subscription
+    /// capacity and schedule retries, which an idle dispatcher (that planned
+    /// its sleep while those jobs were still leased) should look at.
     pub bell: Arc<Doorbell>,
     pub metrics: Arc<Metrics>,
 }
@@ -61,11 +62,10 @@ impl Recorder {
                 .filter(|f| f.outcome.retry_at.is_some())
                 .count();
             match retried {
-                Ok(()) if retries > 0 => {
+                Ok(()) => {
                     self.metrics.retries_scheduled.inc_by(retries as u64);
-                    self.bell.ring();
+                    self.bell.nudge();
                 }
-                Ok(()) => {}
                 Err(e) => tracing::error!(error = %e, results = batch.len(),
                     "dropping attempt results; their jobs will be attempted again"),
             }

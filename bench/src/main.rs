@@ -1,0 +1,449 @@
+//! `ihf-bench`: the benchmark harness (see README "Benchmarks").
+//!
+//! Every scenario makes a fresh database, starts the real `ihf-webhooks serve`
+//! binary and a receiver that verifies every signature, and measures from the
+//! outside: rows inserted into the framework tables, verified receipts at the
+//! receiver.
+
+mod receiver;
+mod service;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ihf_webhooks::consumers::{self, NewConsumer};
+use ihf_webhooks::events::EVENT_TYPES;
+use ihf_webhooks::signing::WebhookSecret;
+use serde::Serialize;
+
+use receiver::Receiver;
+use service::{connect, BenchDb, Service};
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks for ihf-webhooks (build with --release)")]
+struct Args {
+    /// Scenarios to run, comma-separated: throughput, latency, backlog, host, api.
+    #[arg(long, default_value = "throughput,latency,backlog,host,api")]
+    scenarios: String,
+    /// PostgreSQL server URL, without a database name.
+    #[arg(
+        long,
+        env = "BENCH_SERVER_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432"
+    )]
+    server: String,
+    /// Events for the throughput scenario.
+    #[arg(long, default_value_t = 100_000)]
+    events: usize,
+    /// Events for the backlog scenario.
+    #[arg(long, default_value_t = 1_000_000)]
+    backlog_events: usize,
+    /// Seconds per rate in the latency scenario.
+    #[arg(long, default_value_t = 10)]
+    latency_seconds: u64,
+    /// Seconds per run of the host-cost scenario (pgbench).
+    #[arg(long, default_value_t = 10)]
+    host_seconds: u64,
+    /// Write the results as JSON here too.
+    #[arg(long)]
+    json: Option<std::path::PathBuf>,
+    /// Extra environment for the service, e.g. `--service-env IHF_WORKER_CONCURRENCY=512`.
+    #[arg(long = "service-env", value_parser = parse_env_pair)]
+    service_env: Vec<(String, String)>,
+}
+
+fn parse_env_pair(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}
+
+impl Args {
+    fn service_env(&self) -> Vec<(&str, String)> {
+        self.service_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect()
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct Row {
+    scenario: String,
+    result: String,
+    values: serde_json::Value,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mut rows = Vec::new();
+    for scenario in args.scenarios.split(',').map(str::trim) {
+        eprintln!("== {scenario}");
+        match scenario {
+            "throughput" => {
+                for subs in [1, 3] {
+                    rows.push(throughput(&args, subs).await?);
+                }
+            }
+            "latency" => {
+                for rate in [250, 500, 2000] {
+                    rows.push(latency(&args, rate).await?);
+                }
+            }
+            "backlog" => rows.push(backlog(&args).await?),
+            "host" => rows.extend(host_cost(&args)?),
+            "api" => rows.push(api(&args).await?),
+            other => anyhow::bail!("unknown scenario {other:?}"),
+        }
+        eprintln!(
+            "   {}",
+            rows.last().map(|r| r.result.as_str()).unwrap_or("")
+        );
+    }
+    println!("\n| scenario | result |\n|---|---|");
+    for row in &rows {
+        println!("| {} | {} |", row.scenario, row.result);
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}
+
+/// A consumer with `per_type` subscriptions per event type, all to `url`.
+async fn subscribe_all(
+    db: &BenchDb,
+    url: &str,
+    secret: &WebhookSecret,
+    per_type: i32,
+) -> anyhow::Result<()> {
+    let client = connect(&db.url()).await?;
+    let consumer = consumers::create(
+        &client,
+        &NewConsumer {
+            name: "bench".into(),
+            description: None,
+            rate_limit_per_minute: 1_000_000,
+            quota_per_day: 1_000_000_000,
+        },
+    )
+    .await?;
+    let types: Vec<&str> = EVENT_TYPES.iter().map(|t| t.name).collect();
+    client
+        .execute(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT $1, t, $2, $3 FROM unnest($4::text[]) t, generate_series(1, $5)",
+            &[&consumer.id, &url, &secret.expose(), &types, &per_type],
+        )
+        .await?;
+    Ok(())
+}
+
+/// About 500 bytes of text per row, so envelopes are realistically sized.
+const FILLER: &str = "repeat('the quick brown fox jumps over the lazy dog ', 11)";
+
+/// `INSERT … SELECT … generate_series($1)` for each source table.
+fn bulk_insert(table: &str) -> String {
+    let (cols, values) = match table {
+        "interaction_events" => (
+            "event_type, widget_id, properties",
+            format!("'clicked', 'w' || g, jsonb_build_object('note', {FILLER})"),
+        ),
+        "annotations" => ("author, body", format!("'bench', {FILLER}")),
+        "requirement_candidates" => (
+            "title, description, priority",
+            format!("'req ' || g, {FILLER}, g % 5"),
+        ),
+        "decision_records" => ("decision, rationale", format!("'accept', {FILLER}")),
+        "deployment_records" => (
+            "environment, version, deployed_by",
+            format!("'prod', '1.' || g, {FILLER}"),
+        ),
+        _ => (
+            "metric, value, deployment_record_id",
+            "'adoption', g * 0.01, NULL".to_string(),
+        ),
+    };
+    format!("INSERT INTO {table} ({cols}) SELECT {values} FROM generate_series(1, $1) g")
+}
+
+/// Inserts `events` rows spread over the six tables, in chunks, on two connections.
+async fn insert_spread(db_url: &str, events: usize) -> anyhow::Result<()> {
+    let chunk = 1000usize;
+    let mut plan: Vec<(String, i32)> = Vec::new();
+    let per_table = events / EVENT_TYPES.len();
+    for (i, t) in EVENT_TYPES.iter().enumerate() {
+        let mut left = per_table + usize::from(i < events % EVENT_TYPES.len());
+        while left > 0 {
+            let n = left.min(chunk);
+            plan.push((bulk_insert(t.table), n as i32));
+            left -= n;
+        }
+    }
+    // Interleave tables so every event type flows at once.
+    plan.sort_by_key(|(_, n)| *n);
+    let halves: Vec<Vec<(String, i32)>> = vec![
+        plan.iter().step_by(2).cloned().collect(),
+        plan.iter().skip(1).step_by(2).cloned().collect(),
+    ];
+    let mut tasks = tokio::task::JoinSet::new();
+    for half in halves {
+        let url = db_url.to_string();
+        tasks.spawn(async move {
+            let client = connect(&url).await?;
+            for (sql, n) in half {
+                client.execute(&sql, &[&n]).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start(secret.clone()).await?;
+    subscribe_all(&db, &receiver.url(), &secret, subs).await?;
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    let expected = (args.events * subs as usize) as u64;
+    let started = Instant::now();
+    insert_spread(&db.url(), args.events).await?;
+    let inserted = started.elapsed();
+    let last = receiver
+        .wait_for(expected, Duration::from_secs(600))
+        .await?;
+    let elapsed = last - started;
+    let rate = expected as f64 / elapsed.as_secs_f64();
+    let rss = service.peak_rss_mib();
+    let rejected = receiver.received.rejected.load(Ordering::Relaxed);
+    service.stop();
+    db.drop_db().await?;
+    anyhow::ensure!(
+        rejected == 0,
+        "{rejected} deliveries failed signature verification"
+    );
+    Ok(Row {
+        scenario: format!("throughput, {} events × {subs} subscription(s) per type", args.events),
+        result: format!(
+            "{rate:.0} deliveries/s ({expected} in {:.2} s; inserts took {:.2} s; peak RSS {rss:.0} MiB)",
+            elapsed.as_secs_f64(),
+            inserted.as_secs_f64()
+        ),
+        values: serde_json::json!({ "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss }),
+    })
+}
+
+async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start(secret.clone()).await?;
+    subscribe_all(&db, &receiver.url(), &secret, 1).await?;
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    // Synchronous commits cost ~2–3 ms here, so several writers share the rate.
+    let writers = 8u64;
+    let total = rate * args.latency_seconds;
+    let per_writer = total / writers;
+    let interval = Duration::from_secs_f64(writers as f64 / rate as f64);
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..writers {
+        let url = db.url();
+        tasks.spawn(async move {
+            let client = connect(&url).await?;
+            let stmt = client
+                .prepare("INSERT INTO annotations (id, author, body) VALUES ($1, 'bench', 'latency probe')")
+                .await?;
+            // Spread the writers' ticks across one interval.
+            tokio::time::sleep(interval.mul_f64(w as f64 / writers as f64)).await;
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut commits = Vec::with_capacity(per_writer as usize);
+            for _ in 0..per_writer {
+                ticks.tick().await;
+                let id = uuid::Uuid::new_v4();
+                client.execute(&stmt, &[&id]).await?;
+                commits.push((id.to_string(), Instant::now()));
+            }
+            anyhow::Ok(commits)
+        });
+    }
+    let mut commits = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        commits.extend(r??);
+    }
+    receiver
+        .wait_for(commits.len() as u64, Duration::from_secs(120))
+        .await?;
+    let arrivals = receiver.received.arrivals.lock().unwrap().clone();
+    let mut lat: Vec<f64> = commits
+        .iter()
+        .map(|(id, at)| arrivals[id].saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    service.stop();
+    db.drop_db().await?;
+    Ok(Row {
+        scenario: format!("latency at {rate} events/s ({} events)", lat.len()),
+        result: format!(
+            "commit→receipt p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            p(0.5),
+            p(0.95),
+            p(0.99)
+        ),
+        values: serde_json::json!({ "rate": rate, "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "max_ms": lat[lat.len() - 1] }),
+    })
+}
+
+async fn backlog(args: &Args) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start(secret.clone()).await?;
+    subscribe_all(&db, &receiver.url(), &secret, 1).await?;
+    eprintln!(
+        "   inserting {} events with no worker running",
+        args.backlog_events
+    );
+    insert_spread(&db.url(), args.backlog_events).await?;
+    let started = Instant::now();
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    let last = receiver
+        .wait_for(args.backlog_events as u64, Duration::from_secs(1800))
+        .await?;
+    let elapsed = last - started;
+    let rate = args.backlog_events as f64 / elapsed.as_secs_f64();
+    let rss = service.peak_rss_mib();
+    service.stop();
+    db.drop_db().await?;
+    Ok(Row {
+        scenario: format!(
+            "backlog of {} events, worker started afterwards",
+            args.backlog_events
+        ),
+        result: format!(
+            "drained at {rate:.0} deliveries/s in {:.1} s; peak RSS {rss:.0} MiB",
+            elapsed.as_secs_f64()
+        ),
+        values: serde_json::json!({ "deliveries_per_s": rate, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss }),
+    })
+}
+
+/// Runs bench/capture_overhead.sh (pgbench) and reports its JSON.
+fn host_cost(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/capture_overhead.sh");
+    let out = std::env::temp_dir().join(format!("ihf-host-{}.json", std::process::id()));
+    let status = std::process::Command::new("bash")
+        .arg(script)
+        .env("DURATION", args.host_seconds.to_string())
+        .env("OUT_JSON", &out)
+        .stdout(std::process::Stdio::inherit())
+        .status()?;
+    anyhow::ensure!(status.success(), "capture_overhead.sh failed");
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out)?)?;
+    let _ = std::fs::remove_file(&out);
+    Ok(vec![Row {
+        scenario: "host cost: framework inserts with our triggers (pgbench)".into(),
+        result: "see the capture_overhead table above".into(),
+        values: json,
+    }])
+}
+
+async fn api(args: &Args) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let client = connect(&db.url()).await?;
+    let consumer = consumers::create(
+        &client,
+        &NewConsumer {
+            name: "bench".into(),
+            description: None,
+            rate_limit_per_minute: 10_000_000,
+            quota_per_day: 1_000_000_000,
+        },
+    )
+    .await?;
+    let key = ihf_webhooks::keys::issue(
+        &client,
+        consumer.id,
+        &ihf_webhooks::keys::Scopes::default_scopes(),
+        "static",
+        None,
+    )
+    .await?;
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    let url = format!("http://127.0.0.1:{}/api/v2/webhooks", service.port);
+    let rate = 1000u64;
+    let seconds = args.latency_seconds;
+    let (achieved, mut lat) =
+        load::fixed_rate(&url, &key.key, rate, Duration::from_secs(seconds)).await?;
+    lat.sort_by(f64::total_cmp);
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    service.stop();
+    db.drop_db().await?;
+    Ok(Row {
+        scenario: format!("API: GET /api/v2/webhooks at {rate} req/s for {seconds} s"),
+        result: format!(
+            "{achieved:.0} req/s, p50 {:.2} ms, p99 {:.2} ms",
+            p(0.5),
+            p(0.99)
+        ),
+        values: serde_json::json!({ "req_per_s": achieved, "p50_ms": p(0.5), "p99_ms": p(0.99) }),
+    })
+}
+
+mod load {
+    //! An open-loop HTTP load generator: requests start on a fixed schedule
+    //! whatever the latency, so slow responses show up in the percentiles.
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::client::legacy::Client;
+    use hyper_util::rt::TokioExecutor;
+
+    pub async fn fixed_rate(
+        url: &str,
+        key: &str,
+        rate: u64,
+        length: Duration,
+    ) -> anyhow::Result<(f64, Vec<f64>)> {
+        let client: Client<_, Empty<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+        let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate as f64));
+        let started = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        while started.elapsed() < length {
+            ticks.tick().await;
+            let req = hyper::Request::get(url)
+                .header("authorization", format!("Bearer {key}"))
+                .body(Empty::new())?;
+            let client = client.clone();
+            tasks.spawn(async move {
+                let t = Instant::now();
+                let res = client.request(req).await?;
+                let ok = res.status().is_success();
+                res.into_body().collect().await?;
+                anyhow::ensure!(ok, "non-2xx response");
+                anyhow::Ok(t.elapsed().as_secs_f64() * 1000.0)
+            });
+        }
+        let mut lat = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            lat.push(r??);
+        }
+        Ok((lat.len() as f64 / started.elapsed().as_secs_f64(), lat))
+    }
+}
+
+/// Status of a GET, or None if the server did not answer.
+pub async fn http_get_status(url: &str) -> Option<u16> {
+    use http_body_util::Empty;
+    let client: hyper_util::client::legacy::Client<_, Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+    let res = client.get(url.parse().ok()?).await.ok()?;
+    Some(res.status().as_u16())
+}
