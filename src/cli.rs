@@ -49,6 +49,8 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Exit 0 if this replica's /readyz (at IHF_LISTEN) answers 200; for container health checks.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -110,6 +112,10 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Needs no DATABASE_URL.
+    if let Command::Healthcheck = cli.command {
+        return print_json(&crate::healthcheck::run().await?);
+    }
     let config = Config::from_env()?;
     telemetry::init(config.log_json);
     match cli.command {
@@ -122,6 +128,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker: !no_worker,
                 api: !no_api,
             };
+            if migrate_on_start()? {
+                let report = migrate::run(&config.database_url, false).await?;
+                tracing::info!(applied = ?report.applied, "IHF_MIGRATE_ON_START: migrated");
+            }
             let app = App::build(config, parts).await?;
             let cancel = CancellationToken::new();
             tokio::spawn(stop_on_signal(cancel.clone()));
@@ -173,6 +183,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print_json(&keys::issue(&client, consumer, &scopes, "static", expires_at).await?)
         }
+        Command::Healthcheck => unreachable!("handled above"),
+    }
+}
+
+/// `IHF_MIGRATE_ON_START=true` makes `serve` run `migrate` first (without
+/// the fixture), for deployments without a separate migration step.
+fn migrate_on_start() -> anyhow::Result<bool> {
+    match std::env::var("IHF_MIGRATE_ON_START") {
+        Err(_) => Ok(false),
+        Ok(v) if v.trim().is_empty() => Ok(false),
+        Ok(v) => crate::config::parse_bool(&v)
+            .ok_or_else(|| anyhow::anyhow!("IHF_MIGRATE_ON_START: {v:?} is not true or false")),
     }
 }
 

@@ -5,7 +5,8 @@
 //! Layout: [`config`] (environment), [`db`] (pools, SQL from `sql/`),
 //! [`migrate`], [`listener`] (the NOTIFY doorbell), [`delivery`] (the worker),
 //! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`api`] (HTTP),
-//! [`app`] (startup), [`cli`].
+//! [`app`] (startup), [`cli`], [`healthcheck`], [`loopback`] (a plain HTTP
+//! client for calling ourselves).
 
 pub mod api;
 pub mod app;
@@ -15,8 +16,10 @@ pub mod consumers;
 pub mod db;
 pub mod delivery;
 pub mod events;
+pub mod healthcheck;
 pub mod keys;
 pub mod listener;
+pub mod loopback;
 pub mod migrate;
 pub mod signing;
 pub mod ssrf;

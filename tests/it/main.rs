@@ -6,4 +6,5 @@ mod harness;
 mod api_webhooks;
 mod cli;
 mod delivery;
+mod deploy;
 mod schema;
