@@ -49,6 +49,12 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The one-command tour: throwaway database, service, receiver, six signed deliveries.
+    Demo {
+        /// Stay up after the tour (insert rows yourself) until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
     /// Exit 0 if this replica's /readyz (at IHF_LISTEN) answers 200; for container health checks.
     Healthcheck,
 }
@@ -85,6 +91,11 @@ enum KeyCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Demo { .. }) && std::env::var_os("RUST_LOG").is_none() {
+        // The demo's screen is the tour; the service's info logs would bury it.
+        // Set before the runtime starts any thread.
+        std::env::set_var("RUST_LOG", "warn");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(anyhow::anyhow!("cannot start the async runtime: {e}")),
@@ -112,9 +123,15 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    // Needs no DATABASE_URL.
-    if let Command::Healthcheck = cli.command {
-        return print_json(&crate::healthcheck::run().await?);
+    // These two need no DATABASE_URL.
+    match cli.command {
+        Command::Demo { keep_running } => {
+            let cancel = CancellationToken::new();
+            tokio::spawn(stop_on_signal(cancel.clone()));
+            return crate::demo::run(keep_running, cancel).await;
+        }
+        Command::Healthcheck => return print_json(&crate::healthcheck::run().await?),
+        _ => {}
     }
     let config = Config::from_env()?;
     telemetry::init(config.log_json);
@@ -183,7 +200,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print_json(&keys::issue(&client, consumer, &scopes, "static", expires_at).await?)
         }
-        Command::Healthcheck => unreachable!("handled above"),
+        Command::Demo { .. } | Command::Healthcheck => unreachable!("handled above"),
     }
 }
 

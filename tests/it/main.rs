@@ -6,5 +6,6 @@ mod harness;
 mod api_webhooks;
 mod cli;
 mod delivery;
+mod demo;
 mod deploy;
 mod schema;
