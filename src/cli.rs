@@ -49,6 +49,14 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// The one-command tour: throwaway database, service, receiver, six signed deliveries.
+    Demo {
+        /// Stay up after the tour (insert rows yourself) until Ctrl-C.
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Exit 0 if this replica's /readyz (at IHF_LISTEN) answers 200; for container health checks.
+    Healthcheck,
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,6 +91,11 @@ enum KeyCommand {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Demo { .. }) && std::env::var_os("RUST_LOG").is_none() {
+        // The demo's screen is the tour; the service's info logs would bury it.
+        // Set before the runtime starts any thread.
+        std::env::set_var("RUST_LOG", "warn");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => return fail(anyhow::anyhow!("cannot start the async runtime: {e}")),
@@ -110,6 +123,16 @@ fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
+    // These two need no DATABASE_URL.
+    match cli.command {
+        Command::Demo { keep_running } => {
+            let cancel = CancellationToken::new();
+            tokio::spawn(stop_on_signal(cancel.clone()));
+            return crate::demo::run(keep_running, cancel).await;
+        }
+        Command::Healthcheck => return print_json(&crate::healthcheck::run().await?),
+        _ => {}
+    }
     let config = Config::from_env()?;
     telemetry::init(config.log_json);
     match cli.command {
@@ -122,6 +145,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker: !no_worker,
                 api: !no_api,
             };
+            if migrate_on_start()? {
+                let report = migrate::run(&config.database_url, false).await?;
+                tracing::info!(applied = ?report.applied, "IHF_MIGRATE_ON_START: migrated");
+            }
             let app = App::build(config, parts).await?;
             let cancel = CancellationToken::new();
             tokio::spawn(stop_on_signal(cancel.clone()));
@@ -173,6 +200,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             print_json(&keys::issue(&client, consumer, &scopes, "static", expires_at).await?)
         }
+        Command::Demo { .. } | Command::Healthcheck => unreachable!("handled above"),
+    }
+}
+
+/// `IHF_MIGRATE_ON_START=true` makes `serve` run `migrate` first (without
+/// the fixture), for deployments without a separate migration step.
+fn migrate_on_start() -> anyhow::Result<bool> {
+    match std::env::var("IHF_MIGRATE_ON_START") {
+        Err(_) => Ok(false),
+        Ok(v) if v.trim().is_empty() => Ok(false),
+        Ok(v) => crate::config::parse_bool(&v)
+            .ok_or_else(|| anyhow::anyhow!("IHF_MIGRATE_ON_START: {v:?} is not true or false")),
     }
 }
 

@@ -150,7 +150,7 @@ fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
     }
 }
 
-fn parse_bool(v: &str) -> Option<bool> {
+pub fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Some(true),
         "false" | "0" | "no" | "off" => Some(false),

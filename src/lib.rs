@@ -5,7 +5,8 @@
 //! Layout: [`config`] (environment), [`db`] (pools, SQL from `sql/`),
 //! [`migrate`], [`listener`] (the NOTIFY doorbell), [`delivery`] (the worker),
 //! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`api`] (HTTP),
-//! [`app`] (startup), [`cli`].
+//! [`app`] (startup), [`cli`], [`healthcheck`] and [`demo`] (the one-command
+//! tour), [`loopback`] (a plain HTTP client for calling ourselves).
 
 pub mod api;
 pub mod app;
@@ -14,9 +15,12 @@ pub mod config;
 pub mod consumers;
 pub mod db;
 pub mod delivery;
+pub mod demo;
 pub mod events;
+pub mod healthcheck;
 pub mod keys;
 pub mod listener;
+pub mod loopback;
 pub mod metrics;
 pub mod migrate;
 pub mod signing;

@@ -7,6 +7,8 @@ mod api_webhooks;
 mod cli;
 mod consumer_controls;
 mod delivery;
+mod demo;
+mod deploy;
 mod faults;
 mod isolation;
 mod observability;
