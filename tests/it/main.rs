@@ -12,3 +12,4 @@ mod isolation;
 mod observability;
 mod process;
 mod schema;
+mod sdk;
