@@ -8,6 +8,7 @@ mod cli;
 mod consumer_controls;
 mod delivery;
 mod faults;
+mod interop;
 mod isolation;
 mod observability;
 mod process;
