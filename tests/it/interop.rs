@@ -408,3 +408,32 @@ async fn stock_oauth_clients_get_a_token_and_call_the_api() {
         assert_eq!(result["subscriptions"], 1, "{script}");
     }
 }
+
+/// The README's Python and JavaScript snippets are the interop scripts'
+/// marked parts, verbatim: what the tests run is what consumers read.
+#[test]
+fn the_readme_quotes_the_tested_snippets_verbatim() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for (file, marker) in [
+        ("verify.py", "#"),
+        ("verify_svix.py", "#"),
+        ("verify.mjs", "//"),
+        ("token.py", "#"),
+        ("token.mjs", "//"),
+    ] {
+        let text = std::fs::read_to_string(interop_dir().join(file)).unwrap();
+        let start = text
+            .find(&format!("{marker} --- snippet: "))
+            .unwrap_or_else(|| panic!("{file} has no snippet marker"));
+        let start = start + text[start..].find('\n').unwrap() + 1;
+        let end = text
+            .find(&format!("{marker} --- end snippet ---"))
+            .unwrap_or_else(|| panic!("{file} has no end marker"));
+        let snippet = &text[start..end];
+        assert!(
+            readme.contains(snippet),
+            "README.md must quote tests/interop/{file}'s snippet verbatim:\n{snippet}"
+        );
+    }
+}
