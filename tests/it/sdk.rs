@@ -10,6 +10,7 @@ use ihf_sdk::client::{
     Client, DeliveryQuery, DeliveryStatus, Error, ListQuery, NewSubscription, SubscriptionUpdate,
 };
 use ihf_sdk::webhooks::{self, Event, EventType, Secret, Verifier, VerifyError};
+use ihf_webhooks::keys::{self, Scopes};
 use uuid::Uuid;
 
 use crate::harness::{eventually, Receiver, TestApp, WAIT};
@@ -209,11 +210,18 @@ async fn api_errors_arrive_as_typed_problems() {
         .unwrap()
         .contains("invalid_token"));
 
-    app.pg
-        .execute("UPDATE api_keys SET scopes = 'webhooks:read'", &[])
-        .await
-        .unwrap();
-    let Error::Api(forbidden) = client
+    let read_only = keys::issue(
+        &app.pg,
+        app.consumer_id,
+        &Scopes::parse("webhooks:read").unwrap(),
+        "static",
+        None,
+    )
+    .await
+    .unwrap()
+    .key;
+    let Error::Api(forbidden) = Client::with_api_key(app.url(""), read_only)
+        .unwrap()
         .create_subscription(&NewSubscription::new(
             EventType::AnnotationCreated,
             "http://127.0.0.1:9/hook",
