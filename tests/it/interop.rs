@@ -368,7 +368,7 @@ async fn signatures_made_by_the_python_library_verify_with_the_sdk() {
     ));
 }
 
-/// Stock OAuth clients (tests/interop/token.py with authlib, token.mjs with
+/// Stock OAuth clients (tests/interop/oauth_token.py with authlib, oauth_token.mjs with
 /// fetch) get a token and call the API with it.
 #[tokio::test]
 #[ignore = "needs POST /api/v2/token (branch api)"]
@@ -376,7 +376,7 @@ async fn stock_oauth_clients_get_a_token_and_call_the_api() {
     let authlib = Library {
         name: "Python authlib",
         program: "python3",
-        script: "token.py",
+        script: "oauth_token.py",
         probe: &["python3", "-c", "import authlib, requests"],
         install: "python3 -m pip install -r tests/interop/requirements.txt",
     };
@@ -393,8 +393,8 @@ async fn stock_oauth_clients_get_a_token_and_call_the_api() {
         ("AUTHLIB_INSECURE_TRANSPORT", "1"),
     ];
     for (program, script, lib) in [
-        ("python3", "token.py", Some(authlib)),
-        ("node", "token.mjs", None),
+        ("python3", "oauth_token.py", Some(authlib)),
+        ("node", "oauth_token.mjs", None),
     ] {
         if let Some(lib) = lib {
             if !available(&lib).await {
@@ -419,8 +419,8 @@ fn the_readme_quotes_the_tested_snippets_verbatim() {
         ("verify.py", "#"),
         ("verify_svix.py", "#"),
         ("verify.mjs", "//"),
-        ("token.py", "#"),
-        ("token.mjs", "//"),
+        ("oauth_token.py", "#"),
+        ("oauth_token.mjs", "//"),
     ] {
         let text = std::fs::read_to_string(interop_dir().join(file)).unwrap();
         let start = text
