@@ -92,8 +92,3 @@ pub mod webhooks;
 /// The `reqwest` this crate uses, for [`client::ClientBuilder::http_client`].
 #[cfg(feature = "client")]
 pub use reqwest;
-
-/// The Rust snippets of the repository's README compile (`cargo test --doc`).
-#[cfg(all(doctest, feature = "client"))]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;

@@ -409,31 +409,36 @@ async fn stock_oauth_clients_get_a_token_and_call_the_api() {
     }
 }
 
-/// The README's Python and JavaScript snippets are the interop scripts'
-/// marked parts, verbatim: what the tests run is what consumers read.
+/// The README's Rust, Python and JavaScript snippets are the marked parts of
+/// files that tests run, verbatim: what is tested is what consumers read.
 #[test]
 fn the_readme_quotes_the_tested_snippets_verbatim() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     for (file, marker) in [
-        ("verify.py", "#"),
-        ("verify_svix.py", "#"),
-        ("verify.mjs", "//"),
-        ("oauth_token.py", "#"),
-        ("oauth_token.mjs", "//"),
+        ("tests/interop/verify.py", "#"),
+        ("tests/interop/verify_svix.py", "#"),
+        ("tests/interop/verify.mjs", "//"),
+        ("tests/interop/oauth_token.py", "#"),
+        ("tests/interop/oauth_token.mjs", "//"),
+        ("sdk/tests/readme.rs", "//"),
     ] {
-        let text = std::fs::read_to_string(interop_dir().join(file)).unwrap();
-        let start = text
-            .find(&format!("{marker} --- snippet: "))
-            .unwrap_or_else(|| panic!("{file} has no snippet marker"));
-        let start = start + text[start..].find('\n').unwrap() + 1;
-        let end = text
-            .find(&format!("{marker} --- end snippet ---"))
-            .unwrap_or_else(|| panic!("{file} has no end marker"));
-        let snippet = &text[start..end];
-        assert!(
-            readme.contains(snippet),
-            "README.md must quote tests/interop/{file}'s snippet verbatim:\n{snippet}"
-        );
+        let text = std::fs::read_to_string(root.join(file)).unwrap();
+        let mut rest = text.as_str();
+        let mut found = 0;
+        while let Some(start) = rest.find(&format!("{marker} --- snippet: ")) {
+            let body = &rest[start + rest[start..].find('\n').unwrap() + 1..];
+            let end = body
+                .find(&format!("{marker} --- end snippet ---"))
+                .unwrap_or_else(|| panic!("{file}: a snippet has no end marker"));
+            let snippet = &body[..end];
+            assert!(
+                readme.contains(snippet),
+                "README.md must quote {file}'s snippet verbatim:\n{snippet}"
+            );
+            found += 1;
+            rest = &body[end..];
+        }
+        assert!(found > 0, "{file} has no snippet markers");
     }
 }
