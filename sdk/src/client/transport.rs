@@ -1,0 +1,274 @@
+//! Sending one API call: the bearer credential (a key, or a token fetched
+//! and refreshed here), the request, and what a failure leads to: one new
+//! token on `invalid_token`, an opt-in wait on 429, or a typed error.
+
+use std::time::Duration;
+
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::auth::{self, Auth, Sensitive, TokenResponse, TokenSource};
+use super::{ApiError, Client, Error, OAuthError, RateLimit};
+
+/// A response that was not an error.
+pub(super) struct Success {
+    pub(super) status: u16,
+    pub(super) body: bytes::Bytes,
+}
+
+impl Client {
+    pub(super) async fn get<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        query: &[(&'static str, String)],
+    ) -> Result<T, Error> {
+        self.send_json::<T, ()>(Method::GET, path, query, None)
+            .await
+    }
+
+    pub(super) async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&'static str, String)],
+        body: Option<&B>,
+    ) -> Result<T, Error> {
+        let response = self.send(method, path, query, body).await?;
+        serde_json::from_slice(&response.body).map_err(|source| Error::Decode {
+            status: response.status,
+            source,
+        })
+    }
+
+    /// One API call: authenticate, send, and on failure refresh the token
+    /// once (on `invalid_token`) or wait out a 429 (if configured).
+    pub(super) async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: Method,
+        path: &[&str],
+        query: &[(&'static str, String)],
+        body: Option<&B>,
+    ) -> Result<Success, Error> {
+        let url = self.url(path, query);
+        let body = body.map(|b| serde_json::to_vec(b).expect("request bodies serialize"));
+        let mut refreshed = false;
+        let mut waited = 0;
+        loop {
+            let bearer = self.bearer().await?;
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&*bearer.0)
+                .header(http::header::ACCEPT, "application/json");
+            if let Some(body) = &body {
+                request = request
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(body.clone());
+            }
+            let response = request.send().await.map_err(Error::Transport)?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            self.remember(&headers);
+            let bytes = response.bytes().await.map_err(Error::Transport)?;
+            if (200..300).contains(&status) {
+                return Ok(Success {
+                    status,
+                    body: bytes,
+                });
+            }
+            let error = ApiError::new(status, &headers, &bytes);
+            if let Auth::ClientCredentials(source) = &self.inner.auth {
+                if error.is_invalid_token() && !refreshed {
+                    // Expired early, revoked, or the clocks disagree: one
+                    // new token, then give up.
+                    refreshed = true;
+                    source.invalidate(&bearer).await;
+                    continue;
+                }
+            }
+            if let Some(wait) =
+                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            {
+                waited += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(Error::Api(Box::new(error)));
+        }
+    }
+
+    /// How long to wait before retrying a 429, if the policy allows it.
+    fn rate_limit_wait(
+        &self,
+        status: u16,
+        retry_after: Option<Duration>,
+        rate_limit: &RateLimit,
+        retries_so_far: u32,
+    ) -> Option<Duration> {
+        let policy = self.inner.rate_limit_retry?;
+        if status != 429 || retries_so_far >= policy.max_retries {
+            return None;
+        }
+        let wait = retry_after
+            .or_else(|| {
+                rate_limit
+                    .policies
+                    .iter()
+                    .filter(|p| p.remaining == Some(0))
+                    .filter_map(|p| p.reset)
+                    .max()
+            })
+            .unwrap_or(Duration::from_secs(1));
+        (wait <= policy.max_wait).then_some(wait)
+    }
+
+    fn remember(&self, headers: &http::HeaderMap) {
+        let rate_limit = RateLimit::from_headers(headers);
+        if !rate_limit.is_empty() {
+            *self
+                .inner
+                .last_rate_limit
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()) = Some(rate_limit);
+        }
+    }
+
+    fn url(&self, path: &[&str], query: &[(&'static str, String)]) -> Url {
+        let mut url = self.inner.base.clone();
+        url.path_segments_mut()
+            .expect("checked in build: the base URL can be a base")
+            .pop_if_empty()
+            .extend(["api", "v2"])
+            .extend(path);
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
+    }
+
+    /// The bearer credential for the next request: the key, or a current
+    /// token (fetched now if there is none or it is due for refresh).
+    async fn bearer(&self) -> Result<Sensitive, Error> {
+        let source = match &self.inner.auth {
+            Auth::ApiKey(key) => return Ok(key.clone()),
+            Auth::ClientCredentials(source) => source,
+        };
+        let mut current = source.current.lock().await;
+        if let Some(token) = current.as_ref().filter(|t| t.fresh()) {
+            return Ok(token.access_token.clone());
+        }
+        let token = self.fetch_token(source).await?;
+        let bearer = token.access_token.clone();
+        *current = Some(token);
+        Ok(bearer)
+    }
+
+    /// `POST /api/v2/token` with HTTP Basic client authentication and a
+    /// form body (RFC 6749 §4.4.2).
+    async fn fetch_token(&self, source: &TokenSource) -> Result<auth::Token, Error> {
+        let url = self.url(&["token"], &[]);
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = &source.scope {
+            form.push(("scope", scope.as_str()));
+        }
+        let mut waited = 0;
+        loop {
+            let requested_at = tokio::time::Instant::now();
+            let response = self
+                .inner
+                .http
+                .post(url.clone())
+                .basic_auth(&source.client_id, Some(&*source.client_secret.0))
+                .header(http::header::ACCEPT, "application/json")
+                .form(&form)
+                .send()
+                .await
+                .map_err(Error::Transport)?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            self.remember(&headers);
+            let bytes = response.bytes().await.map_err(Error::Transport)?;
+            if status == 200 {
+                let body: TokenResponse = serde_json::from_slice(&bytes)
+                    .map_err(|source| Error::Decode { status, source })?;
+                return Ok(source.token_from(body, requested_at));
+            }
+            let error = OAuthError::new(status, &headers, &bytes);
+            if let Some(wait) =
+                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            {
+                waited += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(Error::OAuth(Box::new(error)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::RateLimitRetry;
+    use super::*;
+
+    #[test]
+    fn urls_keep_a_base_path_and_encode_segments() {
+        let client = Client::with_api_key("http://127.0.0.1:8080/ihf/", "k").unwrap();
+        assert_eq!(
+            client
+                .url(
+                    &["webhooks", "a b/c", "deliveries"],
+                    &[("cursor", "x=&y".into())]
+                )
+                .as_str(),
+            "http://127.0.0.1:8080/ihf/api/v2/webhooks/a%20b%2Fc/deliveries?cursor=x%3D%26y"
+        );
+        let plain = Client::with_api_key("http://127.0.0.1:8080", "k").unwrap();
+        assert_eq!(
+            plain.url(&["me"], &[]).as_str(),
+            "http://127.0.0.1:8080/api/v2/me"
+        );
+    }
+
+    #[test]
+    fn rate_limited_calls_wait_only_when_asked_and_only_so_long() {
+        let off = Client::with_api_key("http://x", "k").unwrap();
+        let none = RateLimit::default();
+        assert_eq!(
+            off.rate_limit_wait(429, Some(Duration::from_secs(1)), &none, 0),
+            None
+        );
+        let on = Client::builder("http://x")
+            .api_key("k")
+            .retry_rate_limited(
+                RateLimitRetry::new()
+                    .max_retries(2)
+                    .max_wait(Duration::from_secs(5)),
+            )
+            .build()
+            .unwrap();
+        let s = Duration::from_secs;
+        assert_eq!(on.rate_limit_wait(429, Some(s(3)), &none, 0), Some(s(3)));
+        assert_eq!(
+            on.rate_limit_wait(429, Some(s(3)), &none, 2),
+            None,
+            "retries used up"
+        );
+        assert_eq!(
+            on.rate_limit_wait(429, Some(s(6)), &none, 0),
+            None,
+            "too long a wait"
+        );
+        assert_eq!(on.rate_limit_wait(503, Some(s(1)), &none, 0), None);
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "ratelimit",
+            r#""minute";r=0;t=4, "day";r=5;t=999"#.parse().unwrap(),
+        );
+        let rl = RateLimit::from_headers(&headers);
+        assert_eq!(on.rate_limit_wait(429, None, &rl, 0), Some(s(4)));
+    }
+}
