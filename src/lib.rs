@@ -4,7 +4,8 @@
 //!
 //! Layout: [`config`] (environment), [`db`] (pools, SQL from `sql/`),
 //! [`migrate`], [`listener`] (the NOTIFY doorbell), [`delivery`] (the worker),
-//! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`api`] (HTTP),
+//! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`limits`]
+//! (rate limit and quota), [`request_log`], [`api`] (HTTP),
 //! [`app`] (startup), [`cli`].
 
 pub mod api;
@@ -16,8 +17,10 @@ pub mod db;
 pub mod delivery;
 pub mod events;
 pub mod keys;
+pub mod limits;
 pub mod listener;
 pub mod migrate;
+pub mod request_log;
 pub mod signing;
 pub mod ssrf;
 pub mod telemetry;

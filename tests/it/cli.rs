@@ -51,10 +51,10 @@ async fn migrate_is_idempotent_and_safe_from_several_replicas_at_once() {
     for run in runs {
         let report = stdout_json(&run.join().unwrap());
         applied += report["applied"].as_array().unwrap().len();
-        assert_eq!(report["current_version"], 3);
+        assert_eq!(report["current_version"], 4);
     }
     assert_eq!(
-        applied, 3,
+        applied, 4,
         "each migration applied exactly once across the replicas"
     );
     let again = stdout_json(&ihf(&url, &["migrate", "--with-fixture"]));
