@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod api_token;
 mod api_webhooks;
 mod cli;
 mod delivery;
