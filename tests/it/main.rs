@@ -3,6 +3,8 @@
 
 mod harness;
 
+mod api_limits;
+mod api_request_log;
 mod api_token;
 mod api_webhooks;
 mod cli;
