@@ -70,7 +70,8 @@ impl NewConsumer {
 }
 
 pub fn validate_name(name: &str) -> Result<(), String> {
-    if name.trim().is_empty() {
+    // Blank as JSON Schema's `\s` has it (which also counts U+FEFF).
+    if name.chars().all(|c| c.is_whitespace() || c == '\u{feff}') {
         return Err("name must not be empty".into());
     }
     Ok(())

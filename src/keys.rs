@@ -60,10 +60,11 @@ impl Scope {
 pub struct Scopes(Vec<Scope>);
 
 impl Scopes {
-    /// Parses space-delimited scopes; an unknown one is an error naming it.
+    /// Parses space-delimited scopes (RFC 6749 §3.3: separated by spaces,
+    /// nothing else); an unknown one is an error naming it.
     pub fn parse(text: &str) -> Result<Scopes, String> {
         let mut scopes = Vec::new();
-        for word in text.split_whitespace() {
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
             let scope = Scope::parse(word).ok_or_else(|| {
                 format!(
                     "unknown scope {word:?}; known scopes: {}",
@@ -338,6 +339,10 @@ mod tests {
         assert!(Scopes::parse("webhooks:delete")
             .unwrap_err()
             .contains("webhooks:delete"));
+        assert!(
+            Scopes::parse("admin\tadmin").is_err(),
+            "only spaces separate"
+        );
         assert_eq!(
             Scopes::default_scopes().to_string(),
             "webhooks:read webhooks:write deliveries:read usage:read"

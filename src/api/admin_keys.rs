@@ -34,7 +34,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct IssueKey {
     /// Space-delimited scopes; default: every scope but `admin`.
-    #[schema(example = "webhooks:read webhooks:write deliveries:read usage:read")]
+    #[schema(
+        example = "webhooks:read webhooks:write deliveries:read usage:read",
+        pattern = r"^ *(?:(?:webhooks:read|webhooks:write|deliveries:read|usage:read|admin)(?: +|$))*$"
+    )]
     pub scopes: Option<String>,
     /// Lifetime in seconds; default: no expiry.
     #[schema(minimum = 1, maximum = 316224000)]

@@ -155,7 +155,51 @@ fn finish(doc: &mut Value) {
             }
         }
     }
+    for (path, method, status, id, targets) in LINKS {
+        let response = &mut doc["paths"][path][method]["responses"][status];
+        assert!(
+            response.is_object(),
+            "link source {method} {path} {status} is documented"
+        );
+        for target in targets {
+            response["links"][*target] = json!({
+                "operationId": target,
+                "parameters": { "id": id },
+            });
+        }
+    }
 }
+
+/// Links from the operations that create things to those that take
+/// their ids, so clients (and schemathesis' stateful phase) can follow them.
+const LINKS: [(&str, &str, &str, &str, &[&str]); 3] = [
+    (
+        "/api/v2/webhooks",
+        "post",
+        "201",
+        "$response.body#/id",
+        &[
+            "getSubscription",
+            "updateSubscription",
+            "deleteSubscription",
+            "listDeliveries",
+        ],
+    ),
+    (
+        "/api/v2/admin/consumers",
+        "post",
+        "201",
+        "$response.body#/id",
+        &["getConsumer", "updateConsumer", "listKeys", "issueKey"],
+    ),
+    (
+        "/api/v2/admin/consumers/{id}/keys",
+        "post",
+        "201",
+        "$response.body#/id",
+        &["revokeKey"],
+    ),
+];
 
 fn finish_operation(path: &str, op: &mut Value) {
     let gated = op["security"]
@@ -294,6 +338,23 @@ mod tests {
                     "{method} {path} declares no bearer security"
                 );
                 assert!(op["responses"]["500"].is_object(), "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
+    fn links_name_operations_that_exist() {
+        let doc = document();
+        let ids: Vec<&str> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .flat_map(|item| item.as_object().unwrap().values())
+            .filter_map(|op| op["operationId"].as_str())
+            .collect();
+        for (_, _, _, _, targets) in LINKS {
+            for target in targets {
+                assert!(ids.contains(target), "link to unknown operation {target}");
             }
         }
     }

@@ -62,7 +62,8 @@ impl Request {
                 "limit must be between 1 and {MAX_PAGE}"
             )));
         }
-        let after = match cursor {
+        // `?cursor=` (empty) is no cursor: the first page.
+        let after = match cursor.filter(|c| !c.is_empty()) {
             Some(c) => {
                 Some(decode_cursor(c).ok_or_else(|| Problem::bad_request("cursor is not valid"))?)
             }
@@ -107,5 +108,6 @@ mod tests {
         assert!(Request::parse(Some(0), None).is_err());
         assert!(Request::parse(Some(MAX_PAGE + 1), None).is_err());
         assert_eq!(Request::parse(None, None).unwrap().limit, DEFAULT_PAGE);
+        assert!(Request::parse(None, Some("")).unwrap().after.is_none());
     }
 }

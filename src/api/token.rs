@@ -45,6 +45,9 @@ pub struct TokenRequest {
     #[schema(example = "client_credentials")]
     pub grant_type: String,
     /// Space-delimited scopes, a subset of the static key's; default: all of them.
+    #[schema(
+        pattern = r"^ *(?:(?:webhooks:read|webhooks:write|deliveries:read|usage:read|admin)(?: +|$))*$"
+    )]
     pub scope: Option<String>,
     /// The consumer id, when not sent with HTTP Basic.
     pub client_id: Option<String>,

@@ -29,7 +29,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 pub struct UsageQuery {
     /// First UTC day (default: six days before `until`).
     pub since: Option<NaiveDate>,
-    /// Last UTC day, included (default: today).
+    /// Last UTC day, included; at most 91 days after `since` (default: today,
+    /// or the last day allowed after `since` if that is earlier).
     pub until: Option<NaiveDate>,
 }
 
@@ -79,10 +80,22 @@ async fn usage(
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<Usage>, Problem> {
     caller.require(Scope::UsageRead)?;
-    let until = query.until.unwrap_or_else(|| Utc::now().date_naive());
-    let since = query
-        .since
-        .unwrap_or_else(|| until.checked_sub_days(Days::new(6)).unwrap_or(until));
+    let today = Utc::now().date_naive();
+    let span = Days::new(MAX_DAYS as u64 - 1);
+    // Defaults: the week up to today; with only `since`, as far as allowed up to today.
+    let (since, until) = match (query.since, query.until) {
+        (Some(since), Some(until)) => (since, until),
+        (Some(since), None) => (
+            since,
+            since
+                .checked_add_days(span)
+                .map_or(since, |end| end.min(today).max(since)),
+        ),
+        (None, until) => {
+            let until = until.unwrap_or(today);
+            (until.checked_sub_days(Days::new(6)).unwrap_or(until), until)
+        }
+    };
     if since > until {
         return Err(Problem::bad_request("since must not be after until"));
     }
