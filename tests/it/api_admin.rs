@@ -318,7 +318,7 @@ async fn a_revocation_made_elsewhere_takes_effect_within_the_auth_cache_ttl() {
     })
     .await;
     assert!(
-        revoked_at.elapsed() < std::time::Duration::from_millis(1000),
-        "within the TTL (plus scheduling slack)"
+        revoked_at.elapsed() < std::time::Duration::from_millis(2000),
+        "within the TTL (plus slack for a loaded machine)"
     );
 }
