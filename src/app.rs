@@ -7,13 +7,14 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{self, AppState};
+use crate::api::{self, gate, upkeep, AppState};
 use crate::config::Config;
 use crate::db::{self, PoolKind};
 use crate::delivery::client::WebhookClient;
 use crate::delivery::Worker;
 use crate::listener::{self, Doorbell};
 use crate::metrics::Metrics;
+use crate::request_log::{self, RequestLog};
 use crate::ssrf::TargetPolicy;
 
 /// Which halves of the service this process runs (`--no-worker`, `--no-api`).
@@ -92,6 +93,30 @@ impl App {
             tasks.spawn(worker.run(cancel.clone()));
             worker_pool = Some(pool);
         }
+        // The gate's background writers stop only after the server has
+        // finished its last request, so they flush everything it recorded.
+        let (request_log, log_rx) = RequestLog::new();
+        let gate = gate::new_gate(
+            self.config.auth_cache_ttl,
+            self.config.token_ttl,
+            request_log,
+            api::openapi::route_scopes(&api::openapi::document()),
+        );
+        let writers_stop = CancellationToken::new();
+        let mut writers = tokio::task::JoinSet::new();
+        if self.parts.api {
+            writers.spawn(request_log::run(
+                self.api_pool.clone(),
+                log_rx,
+                writers_stop.clone(),
+            ));
+            writers.spawn(upkeep::run(
+                self.api_pool.clone(),
+                gate.clone(),
+                self.config.limits_sync_interval,
+                writers_stop.clone(),
+            ));
+        }
         let state = AppState {
             db: self.api_pool.clone(),
             target_policy: policy,
@@ -100,6 +125,7 @@ impl App {
             secret_rotation_grace: self.config.secret_rotation_grace,
             metrics: self.metrics.clone(),
             worker_pool,
+            gate,
         };
         let router = api::router(state, self.parts.api);
         let shutdown = cancel.clone();
@@ -112,6 +138,8 @@ impl App {
         axum::serve(self.http, router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
+        writers_stop.cancel();
+        while writers.join_next().await.is_some() {}
         while tasks.join_next().await.is_some() {}
         self.api_pool.close();
         Ok(())

@@ -72,6 +72,8 @@ enum ConsumerCommand {
         #[arg(long, default_value_t = 10000)]
         quota_per_day: i32,
     },
+    /// List every consumer; prints `{"consumers": [...]}`.
+    List,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +88,12 @@ enum KeyCommand {
         /// Lifetime such as 90d or 12h; default: no expiry.
         #[arg(long)]
         expires_in: Option<String>,
+    },
+    /// Revoke a key and the OAuth tokens issued with it. Running replicas
+    /// stop accepting it within IHF_AUTH_CACHE_TTL.
+    Revoke {
+        #[arg(long)]
+        id: Uuid,
     },
 }
 
@@ -172,6 +180,28 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot connect to the database")?;
             print_json(&consumers::create(&client, &new).await?)
         }
+        Command::Consumer(ConsumerCommand::List) => {
+            let client = connect(&config).await?;
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let page = consumers::list(&client, after, 1000).await?;
+                let done = page.len() < 1000;
+                after = page.last().map(|c| (c.created_at, c.id));
+                all.extend(page);
+                if done {
+                    break;
+                }
+            }
+            print_json(&serde_json::json!({ "consumers": all }))
+        }
+        Command::Key(KeyCommand::Revoke { id }) => {
+            let client = connect(&config).await?;
+            match keys::revoke(&client, id).await? {
+                Some(revoked) => print_json(&revoked),
+                None => anyhow::bail!("--id: no key with id {id}"),
+            }
+        }
         Command::Key(KeyCommand::Create {
             consumer,
             scopes,
@@ -213,6 +243,12 @@ fn migrate_on_start() -> anyhow::Result<bool> {
         Ok(v) => crate::config::parse_bool(&v)
             .ok_or_else(|| anyhow::anyhow!("IHF_MIGRATE_ON_START: {v:?} is not true or false")),
     }
+}
+
+async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
+    db::connect(&config.database_url)
+        .await
+        .context("cannot connect to the database")
 }
 
 /// Cancels `cancel` on SIGTERM or SIGINT.

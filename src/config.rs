@@ -34,6 +34,14 @@ pub struct Config {
     pub secret_rotation_grace: Duration,
     /// Database connections in the pool (the listener has its own).
     pub db_pool_size: usize,
+    /// How long a successful key lookup is reused; revocation done elsewhere
+    /// than this replica's admin API takes effect within it. Zero: no cache.
+    pub auth_cache_ttl: Duration,
+    /// How often each replica adds its admitted requests to the shared daily
+    /// counts and reads back everyone's (also flushes `last_used_at`).
+    pub limits_sync_interval: Duration,
+    /// Lifetime of tokens issued by `POST /api/v2/token`.
+    pub token_ttl: Duration,
     pub log_json: bool,
 }
 
@@ -131,6 +139,20 @@ impl Config {
             retry_after_max: duration("IHF_RETRY_AFTER_MAX", "1h")?,
             secret_rotation_grace: duration("IHF_SECRET_ROTATION_GRACE", "24h")?,
             db_pool_size: positive("IHF_DB_POOL_SIZE", "8")?,
+            auth_cache_ttl: duration("IHF_AUTH_CACHE_TTL", "5s")?,
+            // At most 30 s, so the cross-replica overshoot bound in the README holds.
+            limits_sync_interval: within(
+                "IHF_LIMITS_SYNC_INTERVAL",
+                duration("IHF_LIMITS_SYNC_INTERVAL", "2s")?,
+                Duration::from_millis(10)..=Duration::from_secs(30),
+                "10ms and 30s",
+            )?,
+            token_ttl: within(
+                "IHF_TOKEN_TTL",
+                duration("IHF_TOKEN_TTL", "1h")?,
+                Duration::from_secs(1)..=Duration::from_secs(30 * 86_400),
+                "1s and 30d",
+            )?,
             log_json,
         })
     }
@@ -140,6 +162,20 @@ impl Config {
     /// (with the default margin and poll interval).
     pub fn lease(&self) -> Duration {
         self.delivery_timeout + self.lease_margin
+    }
+}
+
+/// `value` if it lies within `range` (given in words for the message).
+fn within(
+    variable: &'static str,
+    value: Duration,
+    range: std::ops::RangeInclusive<Duration>,
+    words: &str,
+) -> Result<Duration, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(err(variable, format!("must be between {words}")))
     }
 }
 

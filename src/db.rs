@@ -38,8 +38,20 @@ pub mod sql {
         JOBS_REDELIVER = "jobs_redeliver.sql";
         JOBS_QUEUE_DEPTH = "jobs_queue_depth.sql";
         CONSUMERS_INSERT = "consumers_insert.sql";
+        CONSUMERS_GET = "consumers_get.sql";
+        CONSUMERS_LIST = "consumers_list.sql";
+        CONSUMERS_UPDATE = "consumers_update.sql";
+        CONSUMERS_SYNC_QUOTA = "consumers_sync_quota.sql";
+        CONSUMERS_ROLL_QUOTA = "consumers_roll_quota.sql";
         KEYS_INSERT = "keys_insert.sql";
         KEYS_AUTHENTICATE = "keys_authenticate.sql";
+        KEYS_TOUCH = "keys_touch.sql";
+        KEYS_REVOKE = "keys_revoke.sql";
+        KEYS_LIST = "keys_list.sql";
+        KEYS_PURGE_EXPIRED_TOKENS = "keys_purge_expired_tokens.sql";
+        REQUEST_LOG_INSERT = "request_log_insert.sql";
+        DELIVERIES_LIST = "deliveries_list.sql";
+        USAGE_BY_DAY = "usage_by_day.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../sql/framework_fixture.sql");

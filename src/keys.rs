@@ -60,10 +60,11 @@ impl Scope {
 pub struct Scopes(Vec<Scope>);
 
 impl Scopes {
-    /// Parses space-delimited scopes; an unknown one is an error naming it.
+    /// Parses space-delimited scopes (RFC 6749 §3.3: separated by spaces,
+    /// nothing else); an unknown one is an error naming it.
     pub fn parse(text: &str) -> Result<Scopes, String> {
         let mut scopes = Vec::new();
-        for word in text.split_whitespace() {
+        for word in text.split(' ').filter(|w| !w.is_empty()) {
             let scope = Scope::parse(word).ok_or_else(|| {
                 format!(
                     "unknown scope {word:?}; known scopes: {}",
@@ -122,7 +123,12 @@ impl NewKey {
 
 /// SHA-256 hex of the whole key, as stored in `api_keys.key_hash`.
 pub fn hash_key(key: &str) -> String {
-    hex::encode(Sha256::digest(key.as_bytes()))
+    hex::encode(digest(key))
+}
+
+/// SHA-256 of the whole key: what caches are keyed by, so they never hold keys.
+pub fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
 }
 
 /// The lookup prefix of a presented key, if it has our shape at all.
@@ -140,12 +146,15 @@ pub fn hash_matches(presented: &str, stored_hash: &str) -> bool {
 }
 
 /// A key as issued: the only time the key text exists outside the caller.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct IssuedKey {
     pub id: Uuid,
+    /// The key itself: shown this once, never stored.
     pub key: String,
     pub key_prefix: String,
     pub scopes: String,
+    /// `static` (created by an operator) or `oauth` (from `/api/v2/token`).
+    #[schema(value_type = String)]
     pub token_type: &'static str,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -158,6 +167,37 @@ pub async fn issue(
     scopes: &Scopes,
     token_type: &'static str,
     expires_at: Option<DateTime<Utc>>,
+) -> Result<IssuedKey, tokio_postgres::Error> {
+    insert(client, consumer, scopes, token_type, expires_at, None).await
+}
+
+/// Stores an OAuth token minted with the static key `issued_from`; revoking
+/// that key revokes the token too.
+pub async fn issue_token(
+    client: &impl tokio_postgres::GenericClient,
+    consumer: Uuid,
+    scopes: &Scopes,
+    expires_at: DateTime<Utc>,
+    issued_from: Uuid,
+) -> Result<IssuedKey, tokio_postgres::Error> {
+    insert(
+        client,
+        consumer,
+        scopes,
+        "oauth",
+        Some(expires_at),
+        Some(issued_from),
+    )
+    .await
+}
+
+async fn insert(
+    client: &impl tokio_postgres::GenericClient,
+    consumer: Uuid,
+    scopes: &Scopes,
+    token_type: &'static str,
+    expires_at: Option<DateTime<Utc>>,
+    issued_from: Option<Uuid>,
 ) -> Result<IssuedKey, tokio_postgres::Error> {
     let scopes_text = scopes.to_string();
     loop {
@@ -172,6 +212,7 @@ pub async fn issue(
                     &scopes_text,
                     &token_type,
                     &expires_at,
+                    &issued_from,
                 ],
             )
             .await?;
@@ -188,6 +229,87 @@ pub async fn issue(
             });
         }
     }
+}
+
+/// A key as listed: never the key itself, only its prefix.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct KeyInfo {
+    pub id: Uuid,
+    /// The first 8 hex characters after `ihf_`: enough to recognise a key.
+    pub key_prefix: String,
+    pub scopes: String,
+    /// `static` or `oauth`.
+    pub token_type: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// Kept current within a few seconds (written in batches, not per request).
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl KeyInfo {
+    fn from_row(row: &tokio_postgres::Row) -> KeyInfo {
+        KeyInfo {
+            id: row.get("id"),
+            key_prefix: row.get("key_prefix"),
+            scopes: row.get("scopes"),
+            token_type: row.get("token_type"),
+            expires_at: row.get("expires_at"),
+            revoked_at: row.get("revoked_at"),
+            last_used_at: row.get("last_used_at"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+/// Up to `limit` of a consumer's keys in creation order after `after`.
+pub async fn list(
+    client: &impl tokio_postgres::GenericClient,
+    consumer: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    token_type: Option<&str>,
+    limit: i64,
+) -> Result<Vec<KeyInfo>, tokio_postgres::Error> {
+    let (after_time, after_id) = after.unzip();
+    let rows = client
+        .query(
+            sql::KEYS_LIST,
+            &[&consumer, &after_time, &after_id, &token_type, &limit],
+        )
+        .await?;
+    Ok(rows.iter().map(KeyInfo::from_row).collect())
+}
+
+/// What revoking a key did.
+#[derive(Debug, serde::Serialize)]
+pub struct Revoked {
+    pub id: Uuid,
+    pub api_consumer_id: Uuid,
+    pub revoked_at: DateTime<Utc>,
+    /// Ids of the OAuth tokens minted with the key, revoked with it.
+    pub tokens_revoked: Vec<Uuid>,
+}
+
+/// Revokes a key and the tokens issued with it; `None` if there is no such key.
+/// Revoking again keeps the first revocation time.
+pub async fn revoke(
+    client: &impl tokio_postgres::GenericClient,
+    id: Uuid,
+) -> Result<Option<Revoked>, tokio_postgres::Error> {
+    let rows = client.query(sql::KEYS_REVOKE, &[&id]).await?;
+    let Some(key) = rows.iter().find(|r| r.get::<_, bool>("is_key")) else {
+        return Ok(None);
+    };
+    Ok(Some(Revoked {
+        id,
+        api_consumer_id: key.get("api_consumer_id"),
+        revoked_at: key.get("revoked_at"),
+        tokens_revoked: rows
+            .iter()
+            .filter(|r| !r.get::<_, bool>("is_key"))
+            .map(|r| r.get("id"))
+            .collect(),
+    }))
 }
 
 #[cfg(test)]
@@ -217,6 +339,10 @@ mod tests {
         assert!(Scopes::parse("webhooks:delete")
             .unwrap_err()
             .contains("webhooks:delete"));
+        assert!(
+            Scopes::parse("admin\tadmin").is_err(),
+            "only spaces separate"
+        );
         assert_eq!(
             Scopes::default_scopes().to_string(),
             "webhooks:read webhooks:write deliveries:read usage:read"

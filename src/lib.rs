@@ -4,7 +4,8 @@
 //!
 //! Layout: [`config`] (environment), [`db`] (pools, SQL from `sql/`),
 //! [`migrate`], [`listener`] (the NOTIFY doorbell), [`delivery`] (the worker),
-//! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`api`] (HTTP),
+//! [`signing`], [`ssrf`], [`keys`], [`consumers`], [`events`], [`limits`]
+//! (rate limit and quota), [`request_log`], [`api`] (HTTP), [`metrics`],
 //! [`app`] (startup), [`cli`], [`healthcheck`] and [`demo`] (the one-command
 //! tour), [`loopback`] (a plain HTTP client for calling ourselves).
 
@@ -19,10 +20,12 @@ pub mod demo;
 pub mod events;
 pub mod healthcheck;
 pub mod keys;
+pub mod limits;
 pub mod listener;
 pub mod loopback;
 pub mod metrics;
 pub mod migrate;
+pub mod request_log;
 pub mod signing;
 pub mod ssrf;
 pub mod telemetry;

@@ -1,11 +1,24 @@
 //! The HTTP side: `/api/v2` (one module per resource), health, and the
-//! plumbing they share (state, auth, problem+json, JSON bodies).
+//! plumbing they share (state, the gate, auth, problem+json, JSON bodies,
+//! query strings, pagination, the OpenAPI document).
 
+pub mod admin_consumers;
+pub mod admin_keys;
 pub mod auth;
+pub mod deliveries;
+pub mod event_types;
+pub mod gate;
 pub mod health;
 pub mod json;
+pub mod me;
 pub mod metrics;
+pub mod openapi;
+pub mod page;
 pub mod problem;
+pub mod query;
+pub mod token;
+pub mod upkeep;
+pub mod usage;
 pub mod webhook_actions;
 pub mod webhooks;
 
@@ -13,8 +26,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::Router;
+use axum::http::StatusCode;
+use axum::{middleware, Router};
 use deadpool_postgres::Pool;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::delivery::client::WebhookClient;
 use crate::listener::Doorbell;
@@ -38,15 +53,53 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The worker's pool, when this replica runs the worker (for `/metrics`).
     pub worker_pool: Option<Pool>,
+    /// Authentication cache, limiter and request log of the gated routes.
+    pub gate: Arc<gate::Gate>,
+}
+
+/// Routes behind the gate (bearer key or token, limits, scopes, request log).
+/// Each is documented with `#[utoipa::path]` and registered with `routes!`,
+/// which puts it in the router and in the OpenAPI document at once.
+fn gated_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(me::routes())
+        .merge(event_types::routes())
+        .merge(webhooks::routes())
+        .merge(webhook_actions::routes())
+        .merge(deliveries::routes())
+        .merge(usage::routes())
+        .merge(admin_consumers::routes())
+        .merge(admin_keys::routes())
+}
+
+/// Routes with their own client authentication (token) or none (the document).
+fn open_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(token::routes())
+        .merge(openapi::routes())
+}
+
+/// Every `/api/v2` route, for the OpenAPI document.
+pub fn documented_routes() -> OpenApiRouter<AppState> {
+    gated_routes().merge(open_routes())
 }
 
 /// The whole HTTP side. With `api` false only health (and metrics) are served.
 pub fn router(state: AppState, api: bool) -> Router {
     let mut router = health::router().merge(metrics::router());
     if api {
+        let gated: Router<AppState> = gated_routes().into();
+        let open: Router<AppState> = open_routes().into();
         router = router
-            .merge(webhooks::router())
-            .merge(webhook_actions::router())
+            .merge(gated.route_layer(middleware::from_fn_with_state(state.clone(), gate::gate)))
+            .merge(open)
+            .method_not_allowed_fallback(|| async {
+                problem::Problem::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "Method Not Allowed",
+                    "this route does not take that method; the Allow header lists those it takes",
+                )
+            })
             .fallback(|| async { problem::Problem::not_found("route") });
     }
     router

@@ -6,11 +6,13 @@ use std::time::Instant;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::auth::Caller;
@@ -23,31 +25,42 @@ use crate::delivery::outcome::describe;
 use crate::keys::Scope;
 use crate::signing::WebhookSecret;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v2/webhooks/{id}/secret/rotate", post(rotate_secret))
-        .route("/api/v2/webhooks/{id}/test", post(send_test))
-        .route(
-            "/api/v2/webhooks/{id}/events/{event_id}/redeliver",
-            post(redeliver),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(rotate_secret))
+        .routes(routes!(send_test))
+        .routes(routes!(redeliver))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecret {
     /// A `whsec_` secret to use; generated when absent.
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct RotatedSecret {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
     /// The new secret (shown once).
     secret: String,
     /// Until then webhooks carry a second signature made with the old secret.
     previous_secret_expires_at: DateTime<Utc>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v2/webhooks/{id}/secret/rotate",
+    operation_id = "rotateSubscriptionSecret",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    request_body(content = Option<RotateSecret>, description = "Optional; empty generates a secret"),
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 200, description = "The new secret (shown once); the old one signs alongside until previous_secret_expires_at", body = RotatedSecret),
+        (status = 404, description = "No such subscription of the caller's"),
+        (status = 422, description = "The supplied secret is not valid"),
+    )
+)]
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
@@ -91,8 +104,8 @@ async fn rotate_secret(
     }))
 }
 
-#[derive(Debug, Serialize)]
-struct TestResult {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
     event_id: Uuid,
     delivered: bool,
     response_code: Option<i32>,
@@ -102,6 +115,18 @@ struct TestResult {
 
 /// Sends a signed test event (type: the subscription's, `data.test: true`)
 /// now, once, without retries; the attempt is logged like any other.
+#[utoipa::path(
+    post,
+    path = "/api/v2/webhooks/{id}/test",
+    operation_id = "sendTestEvent",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 200, description = "The attempt's outcome (delivered or not)", body = TestResult),
+        (status = 404, description = "No such subscription of the caller's"),
+    )
+)]
 async fn send_test(
     State(state): State<AppState>,
     caller: Caller,
@@ -176,12 +201,28 @@ async fn send_test(
     }))
 }
 
-#[derive(Debug, Serialize)]
-struct Redelivery {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Redelivery {
     event_id: Uuid,
     status: &'static str,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/v2/webhooks/{id}/events/{event_id}/redeliver",
+    operation_id = "redeliverEvent",
+    tag = "webhooks",
+    params(
+        ("id" = Uuid, Path, description = "Subscription id"),
+        ("event_id" = Uuid, Path, description = "Event id (the webhook-id)"),
+    ),
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 202, description = "Scheduled again, with the same webhook-id and body", body = Redelivery),
+        (status = 404, description = "No such subscription of the caller's, or it never had that event"),
+        (status = 409, description = "The subscription is inactive"),
+    )
+)]
 async fn redeliver(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,39 +1,39 @@
 //! `/api/v2/webhooks`: the caller's subscriptions. Every lookup is scoped to
 //! the calling consumer; another consumer's id is 404 (OWASP API1).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::auth::Caller;
 use super::json::ApiJson;
+use super::page::{self, Page};
 use super::problem::Problem;
+use super::query::ApiQuery;
 use super::AppState;
 use crate::db::sql;
 use crate::events;
 use crate::keys::Scope;
 use crate::signing::WebhookSecret;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v2/webhooks", get(list).post(create))
-        .route(
-            "/api/v2/webhooks/{id}",
-            get(show).patch(update).delete(remove),
-        )
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
 }
 
 /// A subscription as the API shows it (the secret only at creation).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Subscription {
     pub id: Uuid,
+    #[schema(example = "annotation.created")]
     pub event_type: String,
     pub target_url: String,
     pub is_active: bool,
@@ -59,22 +59,41 @@ impl Subscription {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateSubscription {
+    /// One of the event types at `GET /api/v2/event-types`.
+    #[schema(example = "annotation.created")]
     pub event_type: String,
+    /// Where to POST the webhooks: `https` (and `http` when the deployment
+    /// allows it), resolving only to addresses the SSRF guard allows.
+    #[schema(example = "https://example.com/hooks/ihf")]
     pub target_url: String,
+    /// A `whsec_` secret (base64 of 24–64 bytes); generated when absent.
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct CreatedSubscription {
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSubscription {
     #[serde(flatten)]
     subscription: Subscription,
-    /// Shown once: sign-verification key for this subscription's webhooks.
+    /// Shown once: the key that verifies this subscription's signatures.
     secret: String,
 }
 
+/// Subscribe to an event type.
+#[utoipa::path(
+    post,
+    path = "/api/v2/webhooks",
+    operation_id = "createSubscription",
+    tag = "webhooks",
+    request_body = CreateSubscription,
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 201, description = "Created; the secret is shown only now", body = CreatedSubscription),
+        (status = 422, description = "A field is invalid (named in `errors`), or the target is refused by the SSRF guard"),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,71 +143,49 @@ async fn check_target(state: &AppState, target_url: &str) -> Result<String, Prob
         .map_err(|refusal| Problem::invalid_field("target_url", refusal.to_string()))
 }
 
-#[derive(Debug, Deserialize)]
+/// `?limit=&cursor=` of the list endpoints.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
 }
 
-pub const MAX_PAGE: i64 = 100;
-const DEFAULT_PAGE: i64 = 50;
-
-#[derive(Debug, Serialize)]
-struct Page<T> {
-    data: Vec<T>,
-    next_cursor: Option<String>,
-}
-
+/// The caller's subscriptions, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v2/webhooks",
+    operation_id = "listSubscriptions",
+    tag = "webhooks",
+    params(ListQuery),
+    security(("bearer" = ["webhooks:read"])),
+    responses(
+        (status = 200, description = "A page of subscriptions", body = Page<Subscription>),
+        (status = 400, description = "`limit` or `cursor` is not valid"),
+    )
+)]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Query(query): Query<ListQuery>,
+    ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<Page<Subscription>>, Problem> {
     caller.require(Scope::WebhooksRead)?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let (after_time, after_id) = match &query.cursor {
-        Some(c) => {
-            let (t, id) =
-                decode_cursor(c).ok_or_else(|| Problem::bad_request("cursor is not valid"))?;
-            (Some(t), Some(id))
-        }
-        None => (None, None),
-    };
+    let page = page::Request::parse(query.limit, query.cursor.as_deref())?;
+    let (after_time, after_id) = page.after.unzip();
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_LIST).await?;
     let rows = client
         .query(
             &stmt,
-            &[&caller.consumer_id, &after_time, &after_id, &(limit + 1)],
+            &[&caller.consumer_id, &after_time, &after_id, &page.fetch()],
         )
         .await?;
-    let mut data: Vec<Subscription> = rows.iter().map(Subscription::from_row).collect();
-    let next_cursor = if data.len() as i64 > limit {
-        data.truncate(limit as usize);
-        data.last().map(|s| encode_cursor(s.created_at, s.id))
-    } else {
-        None
-    };
-    Ok(Json(Page { data, next_cursor }))
-}
-
-fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{},{id}", at.timestamp_micros()))
-}
-
-fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let (micros, id) = text.split_once(',')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
+    let rows = rows.iter().map(Subscription::from_row).collect();
+    Ok(Json(Page::new(rows, &page, |s| (s.created_at, s.id))))
 }
 
 /// Path ids that are not UUIDs cannot name anything: 404, not 400 or 500.
@@ -196,29 +193,68 @@ pub fn parse_id(text: &str, what: &str) -> Result<Uuid, Problem> {
     text.parse().map_err(|_| Problem::not_found(what))
 }
 
+/// The caller's subscription `id`, or 404 (also for another consumer's).
+pub async fn own_subscription(
+    client: &deadpool_postgres::Client,
+    caller: &Caller,
+    id: &str,
+) -> Result<Subscription, Problem> {
+    let id = parse_id(id, "subscription")?;
+    let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_GET).await?;
+    let row = client
+        .query_opt(&stmt, &[&id, &caller.consumer_id])
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))?;
+    Ok(Subscription::from_row(&row))
+}
+
+/// One subscription.
+#[utoipa::path(
+    get,
+    path = "/api/v2/webhooks/{id}",
+    operation_id = "getSubscription",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:read"])),
+    responses(
+        (status = 200, description = "The subscription", body = Subscription),
+        (status = 404, description = "No such subscription of the caller's"),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Subscription>, Problem> {
     caller.require(Scope::WebhooksRead)?;
-    let id = parse_id(&id, "subscription")?;
     let client = state.db.get().await?;
-    let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_GET).await?;
-    let row = client
-        .query_opt(&stmt, &[&id, &caller.consumer_id])
-        .await?
-        .ok_or_else(|| Problem::not_found("subscription"))?;
-    Ok(Json(Subscription::from_row(&row)))
+    Ok(Json(own_subscription(&client, &caller, &id).await?))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
+    /// A new target, checked like at creation.
     pub target_url: Option<String>,
+    /// Pause (`false`) or resume (`true`) deliveries.
     pub is_active: Option<bool>,
 }
 
+/// Change a subscription's target or pause and resume it.
+#[utoipa::path(
+    patch,
+    path = "/api/v2/webhooks/{id}",
+    operation_id = "updateSubscription",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    request_body = UpdateSubscription,
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 200, description = "The changed subscription", body = Subscription),
+        (status = 404, description = "No such subscription of the caller's"),
+        (status = 422, description = "A field is invalid (named in `errors`)"),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,6 +279,19 @@ async fn update(
     Ok(Json(Subscription::from_row(&row)))
 }
 
+/// Delete a subscription: delivery to it stops; its history is kept.
+#[utoipa::path(
+    delete,
+    path = "/api/v2/webhooks/{id}",
+    operation_id = "deleteSubscription",
+    tag = "webhooks",
+    params(("id" = Uuid, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:write"])),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such subscription of the caller's"),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
@@ -255,18 +304,5 @@ async fn remove(
     match client.query_opt(&stmt, &[&id, &caller.consumer_id]).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(Problem::not_found("subscription")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
-        let id = Uuid::new_v4();
-        assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
-        assert_eq!(decode_cursor("not-a-cursor"), None);
     }
 }

@@ -148,3 +148,48 @@ async fn bad_input_is_one_line_and_a_non_zero_exit() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.starts_with("error: IHF_RETRY_SCHEDULE:"), "{stderr}");
 }
+
+#[tokio::test]
+async fn operators_list_consumers_and_revoke_keys_from_the_command_line() {
+    let db = TestDb::migrated().await;
+    let acme = stdout_json(&ihf(&db.url(), &["consumer", "create", "--name", "acme"]));
+    stdout_json(&ihf(&db.url(), &["consumer", "create", "--name", "globex"]));
+    let listed = stdout_json(&ihf(&db.url(), &["consumer", "list"]));
+    let names: Vec<&str> = listed["consumers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["acme", "globex"]);
+
+    let id = acme["id"].as_str().unwrap();
+    let key = stdout_json(&ihf(&db.url(), &["key", "create", "--consumer", id]));
+    let key_id = key["id"].as_str().unwrap();
+    let revoked = stdout_json(&ihf(&db.url(), &["key", "revoke", "--id", key_id]));
+    assert_eq!(revoked["id"], key_id);
+    assert_eq!(revoked["api_consumer_id"], id);
+    assert!(revoked["revoked_at"].is_string());
+    let client = db.client().await;
+    let still_revoked: bool = client
+        .query_one(
+            "SELECT revoked_at IS NOT NULL FROM api_keys WHERE id = $1::text::uuid",
+            &[&key_id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(still_revoked);
+
+    let out = ihf(
+        &db.url(),
+        &[
+            "key",
+            "revoke",
+            "--id",
+            "00000000-0000-0000-0000-000000000000",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no key with id"));
+}

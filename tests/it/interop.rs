@@ -371,7 +371,6 @@ async fn signatures_made_by_the_python_library_verify_with_the_sdk() {
 /// Stock OAuth clients (tests/interop/oauth_token.py with authlib, oauth_token.mjs with
 /// fetch) get a token and call the API with it.
 #[tokio::test]
-#[ignore = "needs POST /api/v2/token (branch api)"]
 async fn stock_oauth_clients_get_a_token_and_call_the_api() {
     let authlib = Library {
         name: "Python authlib",

@@ -3,6 +3,13 @@
 
 mod harness;
 
+mod api_account;
+mod api_admin;
+mod api_deliveries;
+mod api_limits;
+mod api_openapi;
+mod api_request_log;
+mod api_token;
 mod api_webhooks;
 mod cli;
 mod consumer_controls;

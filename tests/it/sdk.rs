@@ -241,7 +241,6 @@ async fn api_errors_arrive_as_typed_problems() {
 }
 
 #[tokio::test]
-#[ignore = "needs GET /api/v2/webhooks/{id}/deliveries (branch api)"]
 async fn the_attempt_log_is_paged_through_as_a_stream() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
@@ -328,7 +327,6 @@ async fn spawn_with_short_tokens(ttl: &str) -> TestApp {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v2/token (branch api)"]
 async fn a_client_credentials_client_refreshes_its_token_before_it_expires() {
     let app = spawn_with_short_tokens("3s").await;
     let client = Client::builder(app.url(""))
@@ -348,7 +346,6 @@ async fn a_client_credentials_client_refreshes_its_token_before_it_expires() {
 }
 
 #[tokio::test]
-#[ignore = "needs POST /api/v2/token (branch api)"]
 async fn a_token_the_server_refuses_is_replaced_once() {
     let app = spawn_with_short_tokens("1h").await;
     let client = Client::builder(app.url(""))
@@ -380,7 +377,6 @@ async fn a_token_the_server_refuses_is_replaced_once() {
 }
 
 #[tokio::test]
-#[ignore = "needs GET /api/v2/me, /event-types, /usage and rate-limit headers (branch api)"]
 async fn me_event_types_usage_and_rate_limits_are_typed() {
     let app = spawn_with_short_tokens("1h").await;
     let client = keyed_client(&app);

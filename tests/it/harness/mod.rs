@@ -36,6 +36,7 @@ pub fn test_env(db_url: &str) -> HashMap<&'static str, String> {
         ("IHF_LEASE_MARGIN", "1s".into()),
         ("IHF_DB_POOL_SIZE", "3".into()),
         ("IHF_WORKER_CONCURRENCY", "16".into()),
+        ("IHF_LIMITS_SYNC_INTERVAL", "100ms".into()),
     ])
 }
 
@@ -182,17 +183,90 @@ impl TestApp {
     pub async fn count(&self, sql: &str) -> i64 {
         self.pg.query_one(sql, &[]).await.unwrap().get(0)
     }
+
+    /// A new static key of the test consumer with exactly these scopes.
+    pub async fn key_with(&self, scopes: &str) -> String {
+        let scopes = Scopes::parse(scopes).unwrap();
+        keys::issue(&self.pg, self.consumer_id, &scopes, "static", None)
+            .await
+            .unwrap()
+            .key
+    }
+
+    /// A request with a bearer key.
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+    ) -> reqwest::RequestBuilder {
+        self.http.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    /// GET with a bearer key; the response as it came.
+    pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path, key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The request log of a consumer, oldest first: (endpoint, method, status),
+    /// once it holds at least `n` rows (it is written in batches).
+    pub async fn request_log(&self, consumer: Uuid, n: usize) -> Vec<(String, String, i32)> {
+        eventually(WAIT, &format!("{n} request-log rows"), || async {
+            let rows = self
+                .pg
+                .query(
+                    "SELECT endpoint, method, status_code FROM api_request_log \
+                     WHERE api_consumer_id = $1 ORDER BY requested_at, status_code",
+                    &[&consumer],
+                )
+                .await
+                .unwrap();
+            (rows.len() >= n).then(|| {
+                rows.iter()
+                    .map(|r| (r.get(0), r.get(1), r.get(2)))
+                    .collect()
+            })
+        })
+        .await
+    }
+}
+
+/// The body of a problem+json response, after checking its shape and status.
+pub async fn problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "{:?}", response.headers());
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "errors are RFC 9457 problems"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], status);
+    assert!(body["title"].is_string() && body["detail"].is_string());
+    body
 }
 
 /// A consumer and a static key with the default scopes.
 pub async fn create_consumer_with_key(pg: &tokio_postgres::Client, name: &str) -> (Uuid, String) {
+    create_consumer_with_limits(pg, name, 1000, 100_000).await
+}
+
+/// A consumer with these limits and a static key with the default scopes.
+pub async fn create_consumer_with_limits(
+    pg: &tokio_postgres::Client,
+    name: &str,
+    rate_limit_per_minute: i32,
+    quota_per_day: i32,
+) -> (Uuid, String) {
     let consumer = consumers::create(
         pg,
         &NewConsumer {
             name: name.into(),
             description: None,
-            rate_limit_per_minute: 1000,
-            quota_per_day: 100_000,
+            rate_limit_per_minute,
+            quota_per_day,
         },
     )
     .await
