@@ -1,6 +1,7 @@
 -- Fan a batch of captured events out to every active subscription of an active
 -- consumer for the event's type: one job and one 'pending' log row each.
--- $1: batch size. Returns how many jobs were created (one row per job).
+-- $1: batch size. Returns how many events were taken and jobs created (an
+-- event nobody subscribes to is taken and makes no job).
 WITH taken AS (
     DELETE FROM ihf_outbox
      WHERE seq IN (SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
@@ -20,8 +21,10 @@ WITH taken AS (
     INSERT INTO ihf_jobs (subscription_id, event_id, payload)
     SELECT subscription_id, event_id, payload FROM targets
     RETURNING subscription_id, payload
+), logged AS (
+    INSERT INTO webhook_deliveries (webhook_subscription_id, payload, status, error_message)
+    SELECT subscription_id, payload, 'pending', 'scheduled: first attempt now'
+      FROM jobs
+    RETURNING 1
 )
-INSERT INTO webhook_deliveries (webhook_subscription_id, payload, status, error_message)
-SELECT subscription_id, payload, 'pending', 'scheduled: first attempt now'
-  FROM jobs
-RETURNING 1
+SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM logged) AS jobs

@@ -27,6 +27,9 @@ pub const USER_AGENT_VALUE: &str = concat!("ihf-webhooks/", env!("CARGO_PKG_VERS
 /// cannot make us buffer without bound; reading it lets the connection be reused.
 const MAX_RESPONSE_BODY: usize = 64 * 1024;
 
+/// Idle keep-alive connections kept per host (closed after 60 s unused).
+const MAX_IDLE_PER_HOST: usize = 1024;
+
 /// A resolver that refuses names resolving to addresses the policy forbids.
 #[derive(Clone)]
 struct GuardedResolver {
@@ -105,7 +108,10 @@ impl WebhookClient {
             .wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(64)
+            // Every attempt may go to one host (all subscriptions to one
+            // receiver); fewer idle connections than attempts in flight would
+            // close and reopen connections on every round.
+            .pool_max_idle_per_host(MAX_IDLE_PER_HOST)
             .build(https);
         WebhookClient {
             client,

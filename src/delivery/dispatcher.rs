@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::attempt::{self, ClaimedJob, Finished};
 use super::client::WebhookClient;
+use super::fan_out::FanOut;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
 use crate::config::Config;
@@ -22,14 +23,8 @@ use crate::db::sql;
 use crate::listener::Doorbell;
 use crate::metrics::Metrics;
 
-/// Events fanned out per statement.
-const FAN_OUT_BATCH: i64 = 1000;
 /// Jobs claimed per statement at most.
 const CLAIM_BATCH: usize = 500;
-/// How long a "waiting" mark lasts unless refreshed: a replica that dies while
-/// waiting stops making the framework's writers ring after this.
-const WAIT_MARK_TTL: Duration = Duration::from_secs(30);
-
 pub struct Worker {
     pool: Pool,
     client: WebhookClient,
@@ -43,12 +38,6 @@ pub struct Worker {
     lease: Duration,
     shutdown_timeout: Duration,
     disable_after: Duration,
-}
-
-/// What one dispatcher round did.
-struct Progress {
-    fanned: usize,
-    claimed: usize,
 }
 
 /// Claimed jobs whose attempts are running: (job id → attempt), released on
@@ -86,6 +75,16 @@ impl Worker {
     /// finish within the shutdown timeout, releases the rest and writes every
     /// result it has.
     pub async fn run(self, cancel: CancellationToken) {
+        let fan_out = tokio::spawn(
+            FanOut {
+                pool: self.pool.clone(),
+                bell: self.bell.clone(),
+                metrics: self.metrics.clone(),
+                replica: self.replica,
+                poll_interval: self.poll_interval,
+            }
+            .run(cancel.clone()),
+        );
         let (results, results_rx) = mpsc::channel::<Finished>(self.concurrency * 2);
         let recorder = tokio::spawn(
             Recorder {
@@ -100,41 +99,32 @@ impl Worker {
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let in_flight: InFlight = Arc::default();
         let mut attempts = JoinSet::new();
-        let mut waiting_until: Option<Instant> = None;
         let mut started: u64 = 0;
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
-            // Not raced against `cancel`: a step dropped after its claim would
-            // strand leased jobs. It only waits on its own queries (which time
-            // out) and, cancellably, for a free slot.
-            let worked = self
-                .step(&slots, &mut attempts, &results, &in_flight, &cancel)
-                .await;
-            match worked {
-                Ok(Progress { fanned, claimed }) if fanned + claimed > 0 => {
+            // Not raced against `cancel`: a claim dropped after its statement
+            // would strand leased jobs. It only waits on its own query (which
+            // times out) and, cancellably, for a free slot.
+            match self
+                .claim_and_start(&slots, &mut attempts, &results, &in_flight, &cancel)
+                .await
+            {
+                Ok(0) => {}
+                Ok(claimed) => {
                     started += claimed as u64;
                     continue;
                 }
-                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "dispatcher step failed; retrying after the poll interval");
+                    tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(self.poll_interval) => continue,
                     }
                 }
             }
-            // Idle. Ask to be rung, then look once more before waiting: an event
-            // committed just before the mark became visible rang no bell.
-            let mark_fresh = waiting_until.is_some_and(|t| t > Instant::now() + WAIT_MARK_TTL / 3);
-            if !mark_fresh {
-                match self.mark_waiting(true).await {
-                    Ok(()) => waiting_until = Some(Instant::now() + WAIT_MARK_TTL),
-                    Err(e) => tracing::warn!(error = %e, "cannot mark this replica as waiting"),
-                }
-                continue;
-            }
+            // Nothing claimable: sleep until the next job is due, new jobs are
+            // fanned out or results free capacity (nudges), or the poll.
             let deadline = match self.next_due().await {
                 Ok(Some(due)) => {
                     let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -144,14 +134,6 @@ impl Worker {
             };
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = self.bell.rung() => {
-                    self.metrics.wakeups.with_label_values(&["notification"]).inc();
-                    // Busy from here on: the framework's writers need not ring.
-                    if let Err(e) = self.mark_waiting(false).await {
-                        tracing::warn!(error = %e, "cannot clear this replica's waiting mark");
-                    }
-                    waiting_until = None;
-                }
                 _ = self.bell.nudged() => {
                     self.metrics.wakeups.with_label_values(&["progress"]).inc();
                 }
@@ -160,43 +142,9 @@ impl Worker {
                 }
             }
         }
+        let _ = fan_out.await;
         self.shut_down(attempts, in_flight, results, recorder).await;
         tracing::info!(attempts_started = started, "worker stopped");
-    }
-
-    /// One round: fan out a batch, claim due jobs for the free slots and start
-    /// them.
-    async fn step(
-        &self,
-        slots: &Arc<Semaphore>,
-        attempts: &mut JoinSet<()>,
-        results: &mpsc::Sender<Finished>,
-        in_flight: &InFlight,
-        cancel: &CancellationToken,
-    ) -> anyhow::Result<Progress> {
-        // Fan-out runs beside the claim (on its own connection): it feeds the
-        // next round, and serializing the two would idle the senders.
-        let fan_out = async {
-            let client = self.pool.get().await?;
-            let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
-            anyhow::Ok(client.execute(&stmt, &[&FAN_OUT_BATCH]).await?)
-        };
-        let (fanned, claimed) = tokio::join!(
-            fan_out,
-            self.claim_and_start(slots, attempts, results, in_flight, cancel)
-        );
-        let progress = Progress {
-            fanned: fanned? as usize,
-            claimed: claimed?,
-        };
-        if progress.fanned + progress.claimed > 0 {
-            tracing::debug!(
-                fanned = progress.fanned,
-                claimed = progress.claimed,
-                "dispatched"
-            );
-        }
-        Ok(progress)
     }
 
     /// Claims due jobs for the free slots (waiting for one if none is free)
@@ -219,6 +167,7 @@ impl Worker {
         if cancel.is_cancelled() {
             return Ok(0);
         }
+        let started = std::time::Instant::now();
         let client = self.pool.get().await?;
         let free = slots.available_permits().min(CLAIM_BATCH) as i64;
         let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
@@ -231,6 +180,12 @@ impl Worker {
             .await?;
         drop(client);
         let claimed = rows.len();
+        tracing::debug!(
+            free,
+            claimed,
+            ms = started.elapsed().as_millis() as u64,
+            "claimed"
+        );
         for row in rows {
             let job = ClaimedJob::from_row(&row);
             let permit = slots.clone().try_acquire_owned()?;
@@ -257,15 +212,6 @@ impl Worker {
             });
         }
         Ok(claimed)
-    }
-
-    async fn mark_waiting(&self, waiting: bool) -> anyhow::Result<()> {
-        let until: Option<DateTime<Utc>> =
-            waiting.then(|| Utc::now() + chrono::Duration::from_std(WAIT_MARK_TTL).unwrap());
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(sql::WAITERS_SET).await?;
-        client.execute(&stmt, &[&self.replica, &until]).await?;
-        Ok(())
     }
 
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {

@@ -1,7 +1,8 @@
 //! The delivery worker: fan-out → claim → sign and send → record.
 //!
-//! - [`dispatcher`] fans captured events out into jobs and claims due jobs in
-//!   batches, waking on the doorbell or a short poll;
+//! - [`fan_out`] turns captured events into jobs, waking on the doorbell or
+//!   a short poll;
+//! - [`dispatcher`] claims due jobs in batches for its free slots;
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
@@ -10,6 +11,7 @@
 pub mod attempt;
 pub mod client;
 pub mod dispatcher;
+pub mod fan_out;
 pub mod outcome;
 pub mod recorder;
 

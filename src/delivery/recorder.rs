@@ -44,6 +44,7 @@ impl Recorder {
                     Err(_) => break,
                 }
             }
+            let started = std::time::Instant::now();
             let write = || self.write(&batch);
             let retried = write
                 .retry(
@@ -61,6 +62,11 @@ impl Recorder {
                 .iter()
                 .filter(|f| f.outcome.retry_at.is_some())
                 .count();
+            tracing::debug!(
+                results = batch.len(),
+                ms = started.elapsed().as_millis() as u64,
+                "recorded"
+            );
             match retried {
                 Ok(()) => {
                     self.metrics.retries_scheduled.inc_by(retries as u64);
