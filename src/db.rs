@@ -37,6 +37,7 @@ pub mod sql {
         DELIVERIES_INSERT_ATTEMPT = "deliveries_insert_attempt.sql";
         JOBS_REDELIVER = "jobs_redeliver.sql";
         JOBS_QUEUE_DEPTH = "jobs_queue_depth.sql";
+        QUEUE_VACUUM = "queue_vacuum.sql";
         CONSUMERS_INSERT = "consumers_insert.sql";
         CONSUMERS_GET = "consumers_get.sql";
         CONSUMERS_LIST = "consumers_list.sql";

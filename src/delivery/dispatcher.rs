@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::attempt::{self, ClaimedJob, Finished};
 use super::client::WebhookClient;
 use super::fan_out::FanOut;
+use super::janitor;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
 use crate::config::Config;
@@ -85,6 +86,7 @@ impl Worker {
             }
             .run(cancel.clone()),
         );
+        let janitor = tokio::spawn(janitor::run(self.pool.clone(), cancel.clone()));
         let (results, results_rx) = mpsc::channel::<Finished>(self.concurrency * 2);
         let recorder = tokio::spawn(
             Recorder {
@@ -143,6 +145,7 @@ impl Worker {
             }
         }
         let _ = fan_out.await;
+        let _ = janitor.await;
         self.shut_down(attempts, in_flight, results, recorder).await;
         tracing::info!(attempts_started = started, "worker stopped");
     }

@@ -6,12 +6,14 @@
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
-//! - [`client`] is the HTTP client with the SSRF-guarded resolver.
+//! - [`client`] is the HTTP client with the SSRF-guarded resolver;
+//! - [`janitor`] vacuums the queue tables.
 
 pub mod attempt;
 pub mod client;
 pub mod dispatcher;
 pub mod fan_out;
+pub mod janitor;
 pub mod outcome;
 pub mod recorder;
 
