@@ -41,6 +41,13 @@ impl FanOut {
                         // New jobs: the dispatcher should claim them.
                         self.bell.nudge();
                     }
+                    // Busy from here on: the framework's writers need not
+                    // ring. Cleared after the nudge, so the claim need not wait.
+                    if marked_until.take().is_some() {
+                        if let Err(e) = self.mark_waiting(false).await {
+                            tracing::warn!(error = %e, "cannot clear this replica's waiting mark");
+                        }
+                    }
                     continue;
                 }
                 Err(e) => {
@@ -65,11 +72,7 @@ impl FanOut {
                 _ = cancel.cancelled() => break,
                 _ = self.bell.rung() => {
                     self.metrics.wakeups.with_label_values(&["notification"]).inc();
-                    // Busy from here on: the framework's writers need not ring.
-                    if let Err(e) = self.mark_waiting(false).await {
-                        tracing::warn!(error = %e, "cannot clear this replica's waiting mark");
-                    }
-                    marked_until = None;
+                    // Fan out at once; the mark is cleared once there is work.
                     // A redelivery rings too, with a job and no outbox row.
                     self.bell.nudge();
                 }
