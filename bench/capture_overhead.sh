@@ -6,16 +6,19 @@
 #
 # Modes:
 #   plain     - a database with only sql/framework_fixture.sql (no ihf objects)
-#   triggers  - fixture + V1..V3; ihf_waiters empty, so the trigger never notifies
-#   waiting   - as triggers, plus one ihf_waiters row with waiting_until = now()+1 day,
-#               so every insert calls pg_notify (cost of the doorbell while a worker idles)
+#   triggers  - fixture + every migration; nobody holds the doorbell lock, so the
+#               trigger never notifies (the framework's cost while the worker is busy
+#               or absent)
+#   waiting   - as triggers, while another session holds the doorbell lock as an
+#               idle worker does, so every insert calls pg_notify (the cost of the
+#               doorbell in the moments a worker idles)
 #   always    - as triggers, with ihf_capture() replaced by a version that always
-#               calls pg_notify (reference: the cost the waiters check avoids)
+#               calls pg_notify (reference: the cost the doorbell lock avoids)
 #
 # Fairness:
 #   * plain lives in its own fresh database (fixture only); the other three modes
-#     share a second fresh database and are switched by changing the waiter row /
-#     function. Both databases get the same warm-up before the first measurement.
+#     share a second fresh database and are switched by taking the doorbell lock
+#     in a background session / replacing the function. Both databases get the same warm-up before the first measurement.
 #   * Before every single run the source tables (and ihf_outbox) are truncated and a
 #     CHECKPOINT is taken, so every run of every mode starts from empty tables and a
 #     fresh checkpoint (same full-page-write pattern).
@@ -61,9 +64,7 @@ OTHER_MAX="${OTHER_MAX:-0.5}"
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 FIXTURE="$ROOT/sql/framework_fixture.sql"
-MIGRATIONS=("$ROOT/migrations/V1__phase9_external_api.sql"
-            "$ROOT/migrations/V2__delivery_pipeline.sql"
-            "$ROOT/migrations/V3__capture_triggers.sql")
+mapfile -t MIGRATIONS < <(ls "$ROOT"/migrations/V*__*.sql | sort -V)
 for f in "$FIXTURE" "${MIGRATIONS[@]}"; do
     [[ -r "$f" ]] || { echo "missing $f" >&2; exit 1; }
 done
@@ -79,6 +80,7 @@ psql_db() { local db="$1"; shift; psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 
 cleanup() {
     local rc=$?
+    declare -F stop_waiter >/dev/null && stop_waiter
     for db in "$DB_PLAIN" "$DB_TRIG"; do
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
             || log "warning: could not drop database $db"
@@ -91,8 +93,8 @@ trap 'exit 130' INT TERM
 
 # --- setup -----------------------------------------------------------------
 # Both databases are created the same way from the same template; the trigger
-# database additionally gets V1..V3.
-log "creating $DB_PLAIN (fixture only) and $DB_TRIG (fixture + V1..V3)"
+# database additionally gets every migration.
+log "creating $DB_PLAIN (fixture only) and $DB_TRIG (fixture + ${#MIGRATIONS[@]} migrations)"
 psql_admin -c "CREATE DATABASE \"$DB_PLAIN\" TEMPLATE template1" >/dev/null
 psql_admin -c "CREATE DATABASE \"$DB_TRIG\" TEMPLATE template1" >/dev/null
 psql_db "$DB_PLAIN" -f "$FIXTURE" >/dev/null
@@ -104,10 +106,10 @@ for db in "$DB_PLAIN" "$DB_TRIG"; do
     psql_db "$db" -c "VACUUM ANALYZE" >/dev/null
 done
 
-# The function exactly as V3 installed it, to restore after "always".
+# The function exactly as the migrations installed it, to restore after "always".
 psql_db "$DB_TRIG" -At -c "SELECT pg_get_functiondef('ihf_capture()'::regprocedure)" \
-    > "$TMP/ihf_capture_v3.sql"
-echo ';' >> "$TMP/ihf_capture_v3.sql"
+    > "$TMP/ihf_capture_current.sql"
+echo ';' >> "$TMP/ihf_capture_current.sql"
 cat > "$TMP/ihf_capture_always.sql" <<'SQL'
 CREATE OR REPLACE FUNCTION ihf_capture() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN
@@ -126,20 +128,39 @@ SQL
 
 SOURCE_TABLES="interaction_events, annotations, requirement_candidates, decision_records, deployment_records, outcome_signals"
 
+# An idle worker holds this advisory lock on its LISTEN connection (migrations/V7).
+DOORBELL_LOCK="-1732109582, 1"
+WAITER_PID=""
+stop_waiter() {
+    [[ -n "$WAITER_PID" ]] || return 0
+    kill "$WAITER_PID" 2>/dev/null || true
+    wait "$WAITER_PID" 2>/dev/null || true
+    WAITER_PID=""
+}
+start_waiter() { # a session that holds the doorbell lock, as an idle worker does
+    psql_db "$DB_TRIG" -c "SELECT pg_advisory_lock($DOORBELL_LOCK)" -c "SELECT pg_sleep(86400)" \
+        >/dev/null 2>&1 &
+    WAITER_PID=$!
+    local i
+    for i in $(seq 50); do
+        [[ "$(psql_db "$DB_TRIG" -At -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
+              AND mode = 'ExclusiveLock' AND granted AND objid = 1
+              AND classid = (${DOORBELL_LOCK%%,*})::oid")" == 1 ]] && return 0
+        sleep 0.1
+    done
+    log "the waiter session did not get the doorbell lock"; exit 1
+}
 set_mode() {
+    stop_waiter
     case "$1" in
         plain) ;;
         triggers)
-            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_v3.sql" >/dev/null
-            psql_db "$DB_TRIG" -c "DELETE FROM ihf_waiters" >/dev/null ;;
+            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_current.sql" >/dev/null ;;
         waiting)
-            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_v3.sql" >/dev/null
-            psql_db "$DB_TRIG" -c "DELETE FROM ihf_waiters;
-                INSERT INTO ihf_waiters (replica_id, waiting_until)
-                VALUES (gen_random_uuid(), now() + interval '1 day')" >/dev/null ;;
+            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_current.sql" >/dev/null
+            start_waiter ;;
         always)
-            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_always.sql" >/dev/null
-            psql_db "$DB_TRIG" -c "DELETE FROM ihf_waiters" >/dev/null ;;
+            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_always.sql" >/dev/null ;;
     esac
 }
 

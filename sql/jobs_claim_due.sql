@@ -1,21 +1,22 @@
 -- Claim up to $1 due jobs for replica $3 and lease them for $2 milliseconds,
 -- taking from each subscription its oldest due jobs but never more than it
--- has room for under the cap of $4 in flight (counting every replica's
--- leases): a slow or dead receiver cannot take every slot, and a saturated
--- subscription's backlog costs one index probe, not a scan.
+-- has room for under the cap of $4 attempts in flight on this replica ($5/$6:
+-- subscriptions with attempts in flight here, and how many): a slow or dead
+-- receiver cannot take every slot, and a saturated subscription's backlog
+-- costs one index probe, not a scan. Due jobs are retries, expired leases and
+-- what fan-out had no room to lease.
 -- One short statement: no transaction stays open while the HTTP call runs.
 -- attempts is bumped here and fences the finish (jobs_finish.sql).
 WITH due AS (
     SELECT j.id
       FROM webhook_subscriptions s
+      LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(subscription_id, in_flight)
+             ON b.subscription_id = s.id
      CROSS JOIN LATERAL (
         SELECT id FROM ihf_jobs
          WHERE subscription_id = s.id AND run_at <= now()
          ORDER BY run_at
-         LIMIT greatest(0, $4::bigint - (
-                   SELECT count(*) FROM ihf_jobs l
-                    WHERE l.subscription_id = s.id
-                      AND l.claimed_by IS NOT NULL AND l.run_at > now()))
+         LIMIT greatest(0, $4::bigint - coalesce(b.in_flight, 0))
            FOR UPDATE SKIP LOCKED
      ) j
      LIMIT $1::bigint

@@ -1,7 +1,8 @@
 -- Schedule event $3 again for subscription $1 of consumer $2, with the envelope
 -- it was first sent with (same webhook-id), and log the 'pending' row. Rings
--- the doorbell if a worker waits. Returns nothing if the subscription never
--- had that event.
+-- the doorbell (a rare, deliberate action: its NOTIFY costs nobody else
+-- anything worth saving). Returns nothing if the subscription never had that
+-- event.
 WITH original AS (
     SELECT d.payload
       FROM webhook_deliveries d
@@ -21,6 +22,4 @@ WITH original AS (
     SELECT subscription_id, payload, 'pending', 'scheduled: manual redelivery' FROM job
     RETURNING 1
 )
-SELECT CASE WHEN EXISTS (SELECT 1 FROM ihf_waiters WHERE waiting_until > now())
-            THEN pg_notify('ihf_events', '') END
-  FROM logged
+SELECT pg_notify('ihf_events', '') FROM logged

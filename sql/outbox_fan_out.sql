@@ -1,30 +1,63 @@
 -- Fan a batch of captured events out to every active subscription of an active
--- consumer for the event's type: one job and one 'pending' log row each.
--- $1: batch size. Returns how many events were taken and jobs created (an
--- event nobody subscribes to is taken and makes no job).
+-- consumer for the event's type: one job and one 'pending' log row each. Each
+-- event gets its id here. Jobs are leased to this replica at once (attempt 1,
+-- run_at = lease expiry) as far as there is room, so the dispatcher starts them
+-- without claiming them again; the rest are due now for any replica's claim.
+-- $1: events to take; $2: jobs to lease at most (free slots); $3: lease in ms;
+-- $4: this replica; $5: attempts in flight per subscription at most;
+-- $6/$7: subscriptions with attempts in flight on this replica, and how many.
+-- Returns one row per leased job, each also carrying the batch's counts; a
+-- batch that leased nothing returns one row of counts with NULL job columns.
 WITH taken AS (
     DELETE FROM ihf_outbox
-     WHERE seq IN (SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED)
-    RETURNING event_id, event_type, data, occurred_at
+     WHERE seq = ANY (ARRAY(SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
+    RETURNING seq, event_type, data, occurred_at
+), events AS (
+    SELECT seq, gen_random_uuid() AS event_id, event_type, data, occurred_at FROM taken
 ), targets AS (
-    SELECT t.event_id, s.id AS subscription_id,
+    SELECT e.seq, e.event_id, s.id AS subscription_id,
            jsonb_build_object(
-               'id', t.event_id,
-               'type', t.event_type,
-               'timestamp', to_char(t.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               'data', t.data) AS payload
-      FROM taken t
-      JOIN webhook_subscriptions s ON s.event_type = t.event_type
+               'id', e.event_id,
+               'type', e.event_type,
+               'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'data', e.data) AS payload,
+           row_number() OVER (PARTITION BY s.id ORDER BY e.seq) AS nth
+      FROM events e
+      JOIN webhook_subscriptions s ON s.event_type = e.event_type
                                   AND s.is_active AND s.deleted_at IS NULL
       JOIN api_consumers c ON c.id = s.api_consumer_id AND c.is_active
+), fitting AS (
+    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits
+      FROM targets t
+      LEFT JOIN unnest($6::uuid[], $7::int[]) AS b(subscription_id, in_flight)
+             ON b.subscription_id = t.subscription_id
+), chosen AS (
+    SELECT f.*,
+           f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
+               AS leased
+      FROM fitting f
 ), jobs AS (
-    INSERT INTO ihf_jobs (subscription_id, event_id, payload)
-    SELECT subscription_id, event_id, payload FROM targets
-    RETURNING subscription_id, payload
+    INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by)
+    SELECT subscription_id, event_id, payload,
+           CASE WHEN leased THEN 1 ELSE 0 END,
+           CASE WHEN leased THEN now() + $3::bigint * interval '1 millisecond' ELSE now() END,
+           CASE WHEN leased THEN $4::uuid END
+      FROM chosen
+    RETURNING id, attempts, event_id, subscription_id, payload, claimed_by
 ), logged AS (
     INSERT INTO webhook_deliveries (webhook_subscription_id, payload, status, error_message)
     SELECT subscription_id, payload, 'pending', 'scheduled: first attempt now'
       FROM jobs
     RETURNING 1
+), counts AS (
+    SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM logged) AS jobs
 )
-SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM logged) AS jobs
+SELECT c.events, c.jobs,
+       j.id, j.attempts, j.event_id, j.subscription_id, j.payload::text AS body,
+       s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
+       s.target_url, s.secret,
+       CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
+       true AS active
+  FROM counts c
+  LEFT JOIN (jobs j JOIN webhook_subscriptions s ON s.id = j.subscription_id)
+         ON j.claimed_by IS NOT NULL

@@ -3,19 +3,29 @@
 //! NOTIFY is only ever a wake-up; the tables are the record. After every
 //! (re)connect the dispatcher is told to sweep, so a NOTIFY lost while the
 //! connection was down costs latency, nothing else.
+//!
+//! The same connection holds the bell-push: while the dispatcher is idle it
+//! holds the advisory lock [`DOORBELL_LOCK`] exclusively, and the capture
+//! trigger only notifies when it cannot get that lock shared (see
+//! `migrations/V7__advisory_doorbell.sql`). The lock lives and dies with this
+//! connection, so a replica that crashes or loses it stops the ringing.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use futures_util::StreamExt;
 use tokio::sync::Notify;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{AsyncMessage, Client, NoTls};
 use tokio_util::sync::CancellationToken;
 
 use crate::db::{self, PoolKind};
 use crate::metrics::Metrics;
+
+/// `application_name` of the LISTEN connection.
+pub const LISTENER_APPLICATION_NAME: &str = "ihf-webhooks-listener";
 
 /// The channel the capture trigger notifies.
 pub const CHANNEL: &str = "ihf_events";
@@ -25,6 +35,26 @@ pub const CHANNEL: &str = "ihf_events";
 const PING_INTERVAL: Duration = Duration::from_secs(10);
 const PING_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The advisory lock (two int4 keys) whose holder waits for the doorbell:
+/// `hashtext('ihf_webhooks.doorbell')`, 1. The capture trigger names it too.
+pub const DOORBELL_LOCK: (i32, i32) = (-1_732_109_582, 1);
+/// How long taking the lock may wait: for writers' transactions that already
+/// hold it shared to commit (sub-millisecond), or, when it runs out, because
+/// another replica holds it (it rings for everyone; we hear the same NOTIFY).
+const ARM_TIMEOUT: &str = "50ms";
+
+/// What asking for the doorbell came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arming {
+    /// This replica holds the lock: the next commit rings.
+    Armed,
+    /// Someone else holds it (another idle replica, or a long writer
+    /// transaction): notifications may come, the poll is the backstop.
+    Elsewhere,
+    /// No listener connection: only the poll wakes us.
+    Unavailable,
+}
+
 /// Shared between the listener and the dispatcher (and `/readyz`).
 #[derive(Debug, Default)]
 pub struct Doorbell {
@@ -33,6 +63,10 @@ pub struct Doorbell {
     /// room and retries may have become due. Does not touch the waiting mark.
     progress: Notify,
     connected: AtomicBool,
+    /// The listener's connection, for taking and releasing the lock.
+    session: Mutex<Option<Arc<Client>>>,
+    /// Whether this replica holds the lock on the current session.
+    armed: AtomicBool,
 }
 
 impl Doorbell {
@@ -57,6 +91,59 @@ impl Doorbell {
     pub fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Relaxed)
     }
+
+    /// Ask to be rung on the next commit: take the doorbell lock. The caller
+    /// must look for work once more after `Armed`: a writer that committed
+    /// before the lock was granted did not ring.
+    pub async fn arm(&self) -> Arming {
+        if self.armed.load(Ordering::Acquire) {
+            return Arming::Armed;
+        }
+        let Some(session) = self.session() else {
+            return Arming::Unavailable;
+        };
+        let (class, object) = DOORBELL_LOCK;
+        match session
+            .simple_query(&format!("SELECT pg_advisory_lock({class}, {object})"))
+            .await
+        {
+            Ok(_) => {
+                self.armed.store(true, Ordering::Release);
+                Arming::Armed
+            }
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Arming::Elsewhere,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot take the doorbell lock");
+                Arming::Unavailable
+            }
+        }
+    }
+
+    /// Busy again: stop the framework's writers from ringing.
+    pub async fn disarm(&self) {
+        if !self.armed.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        if let Some(session) = self.session() {
+            let (class, object) = DOORBELL_LOCK;
+            let unlock = format!("SELECT pg_advisory_unlock({class}, {object})");
+            if let Err(e) = session.simple_query(&unlock).await {
+                // The connection is failing; the lock goes with it.
+                tracing::debug!(error = %e, "cannot release the doorbell lock");
+            }
+        }
+    }
+
+    fn session(&self) -> Option<Arc<Client>> {
+        self.session.lock().unwrap().clone()
+    }
+
+    fn connected_with(&self, session: Option<Arc<Client>>) {
+        // A new session holds no lock; an old one's lock died with it.
+        self.armed.store(false, Ordering::Release);
+        self.connected.store(session.is_some(), Ordering::Relaxed);
+        *self.session.lock().unwrap() = session;
+    }
 }
 
 /// Keeps a LISTEN connection up until `cancel` fires, reconnecting with
@@ -68,7 +155,11 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let config = match db::pg_config(&database_url, PoolKind::Worker) {
-        Ok(c) => c,
+        Ok(mut c) => {
+            // Tells operators (pg_stat_activity) which connection holds the doorbell lock.
+            c.application_name(LISTENER_APPLICATION_NAME);
+            c
+        }
         Err(e) => {
             tracing::error!(error = %e, "listener cannot start");
             return;
@@ -107,12 +198,14 @@ pub async fn run(
             }
             Ok(())
         });
-        if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")).await {
+        let setup = format!("SET lock_timeout = '{ARM_TIMEOUT}'; LISTEN {CHANNEL}");
+        if let Err(e) = client.batch_execute(&setup).await {
             tracing::warn!(error = %e, "LISTEN failed; reconnecting");
             driver.abort();
             continue;
         }
-        bell.connected.store(true, Ordering::Relaxed);
+        let client = Arc::new(client);
+        bell.connected_with(Some(client.clone()));
         metrics.listener_connected.set(1);
         if !first {
             metrics.listener_reconnects.inc();
@@ -124,7 +217,7 @@ pub async fn run(
         let reason = loop {
             tokio::select! {
                 _ = cancel.cancelled() => {
-                    bell.connected.store(false, Ordering::Relaxed);
+                    bell.connected_with(None);
                     metrics.listener_connected.set(0);
                     driver.abort();
                     return;
@@ -143,7 +236,7 @@ pub async fn run(
                 }
             }
         };
-        bell.connected.store(false, Ordering::Relaxed);
+        bell.connected_with(None);
         metrics.listener_connected.set(0);
         tracing::warn!(reason, "listener disconnected; reconnecting");
     }

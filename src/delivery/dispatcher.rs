@@ -1,5 +1,6 @@
-//! The dispatcher loop: fan out, claim what there are free slots for, start
-//! the attempts, and when there is nothing to do, ring for the doorbell and wait.
+//! The dispatcher loop: fan out new events and claim due jobs for the free
+//! slots, start the attempts, and when there is nothing to do, ask for the
+//! doorbell and wait.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,17 +16,21 @@ use uuid::Uuid;
 
 use super::attempt::{self, ClaimedJob, Finished};
 use super::client::WebhookClient;
-use super::fan_out::FanOut;
+use super::fan_out;
 use super::janitor;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
 use crate::config::Config;
 use crate::db::sql;
-use crate::listener::Doorbell;
+use crate::listener::{Arming, Doorbell};
 use crate::metrics::Metrics;
 
-/// Jobs claimed per statement at most.
+/// Jobs leased or claimed per statement at most.
 const CLAIM_BATCH: usize = 500;
+/// Events fanned out per statement: enough to fill the free slots, never so
+/// few that a backlog drains one round trip per handful of events.
+const MIN_FAN_OUT: i64 = 64;
+const MAX_FAN_OUT: i64 = 1000;
 pub struct Worker {
     pool: Pool,
     client: WebhookClient,
@@ -41,9 +46,33 @@ pub struct Worker {
     disable_after: Duration,
 }
 
-/// Claimed jobs whose attempts are running: (job id → attempt), released on
-/// a shutdown that cannot wait for them.
-type InFlight = Arc<Mutex<HashMap<i64, i32>>>;
+/// Leased jobs whose attempts are running: job id → (attempt, subscription).
+/// Counted per subscription for the cap; released on a shutdown that cannot
+/// wait for them.
+type InFlight = Arc<Mutex<HashMap<i64, (i32, Uuid)>>>;
+
+/// Where started attempts go.
+struct Launch<'a> {
+    slots: &'a Arc<Semaphore>,
+    attempts: &'a mut JoinSet<()>,
+    results: &'a mpsc::Sender<Finished>,
+    in_flight: &'a InFlight,
+}
+
+/// What one round of [`Worker::take_work`] found.
+struct Work {
+    events: i64,
+    started: usize,
+}
+
+/// (subscriptions, attempts in flight) on this replica, for the cap.
+fn in_flight_per_subscription(in_flight: &InFlight) -> (Vec<Uuid>, Vec<i32>) {
+    let mut counts: HashMap<Uuid, i32> = HashMap::new();
+    for (_, subscription) in in_flight.lock().unwrap().values() {
+        *counts.entry(*subscription).or_default() += 1;
+    }
+    counts.into_iter().unzip()
+}
 
 impl Worker {
     pub fn new(
@@ -72,20 +101,10 @@ impl Worker {
         }
     }
 
-    /// Runs until `cancel` fires, then stops claiming, lets in-flight attempts
-    /// finish within the shutdown timeout, releases the rest and writes every
-    /// result it has.
+    /// Runs until `cancel` fires, then stops taking work, lets in-flight
+    /// attempts finish within the shutdown timeout, releases the rest and
+    /// writes every result it has.
     pub async fn run(self, cancel: CancellationToken) {
-        let fan_out = tokio::spawn(
-            FanOut {
-                pool: self.pool.clone(),
-                bell: self.bell.clone(),
-                metrics: self.metrics.clone(),
-                replica: self.replica,
-                poll_interval: self.poll_interval,
-            }
-            .run(cancel.clone()),
-        );
         let janitor = tokio::spawn(janitor::run(self.pool.clone(), cancel.clone()));
         let (results, results_rx) = mpsc::channel::<Finished>(self.concurrency * 2);
         let recorder = tokio::spawn(
@@ -102,31 +121,56 @@ impl Worker {
         let in_flight: InFlight = Arc::default();
         let mut attempts = JoinSet::new();
         let mut started: u64 = 0;
+        // Jobs per event in the last fan-out, to size the next one to the
+        // free slots.
+        let mut jobs_per_event = 1.0_f64;
+        // Whether this replica holds the doorbell lock (asked to be rung).
+        let mut armed = false;
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
-            // Not raced against `cancel`: a claim dropped after its statement
-            // would strand leased jobs. It only waits on its own query (which
-            // times out) and, cancellably, for a free slot.
-            match self
-                .claim_and_start(&slots, &mut attempts, &results, &in_flight, &cancel)
-                .await
-            {
-                Ok(0) => {}
-                Ok(claimed) => {
-                    started += claimed as u64;
+            if slots.available_permits() == 0 {
+                // Wait for one attempt to end before taking more work.
+                tokio::select! {
+                    permit = slots.clone().acquire_owned() => drop(permit),
+                    _ = cancel.cancelled() => break,
+                }
+            }
+            // Not raced against `cancel`: a statement dropped after it ran
+            // would strand leased jobs. It only waits on its own queries.
+            let launch = Launch {
+                slots: &slots,
+                attempts: &mut attempts,
+                results: &results,
+                in_flight: &in_flight,
+            };
+            match self.take_work(launch, &mut jobs_per_event).await {
+                Ok(work) if work.events > 0 || work.started > 0 => {
+                    started += work.started as u64;
+                    if armed {
+                        // Busy: the framework's writers need not ring.
+                        self.bell.disarm().await;
+                        armed = false;
+                    }
                     continue;
                 }
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "claim failed; retrying after the poll interval");
+                    tracing::warn!(error = %e, "taking work failed; retrying after the poll interval");
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(self.poll_interval) => continue,
                     }
                 }
             }
-            // Nothing claimable: sleep until the next job is due, new jobs are
-            // fanned out or results free capacity (nudges), or the poll.
+            // Idle. Ask to be rung, then look once more before waiting: an
+            // event committed before the lock was granted rang no bell.
+            if !armed && self.bell.arm().await == Arming::Armed {
+                armed = true;
+                continue;
+            }
+            // Sleep until the next job is due, a NOTIFY, results that free
+            // capacity (nudges), or the poll.
             let deadline = match self.next_due().await {
                 Ok(Some(due)) => {
                     let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
@@ -136,6 +180,9 @@ impl Worker {
             };
             tokio::select! {
                 _ = cancel.cancelled() => break,
+                _ = self.bell.rung() => {
+                    self.metrics.wakeups.with_label_values(&["notification"]).inc();
+                }
                 _ = self.bell.nudged() => {
                     self.metrics.wakeups.with_label_values(&["progress"]).inc();
                 }
@@ -144,63 +191,100 @@ impl Worker {
                 }
             }
         }
-        let _ = fan_out.await;
+        self.bell.disarm().await;
         let _ = janitor.await;
         self.shut_down(attempts, in_flight, results, recorder).await;
         tracing::info!(attempts_started = started, "worker stopped");
     }
 
-    /// Claims due jobs for the free slots (waiting for one if none is free)
-    /// and starts their attempts. Returns how many it started.
-    async fn claim_and_start(
+    /// Fans out new events, leasing the jobs it creates to the free slots,
+    /// then claims due jobs (retries, expired leases, overflow) for the slots
+    /// still free, and starts every attempt.
+    async fn take_work(
         &self,
-        slots: &Arc<Semaphore>,
-        attempts: &mut JoinSet<()>,
-        results: &mpsc::Sender<Finished>,
-        in_flight: &InFlight,
-        cancel: &CancellationToken,
-    ) -> anyhow::Result<usize> {
-        if slots.available_permits() == 0 {
-            // Wait for one attempt to end before claiming more.
-            tokio::select! {
-                permit = slots.clone().acquire_owned() => drop(permit?),
-                _ = cancel.cancelled() => return Ok(0),
-            }
-        }
-        if cancel.is_cancelled() {
-            return Ok(0);
-        }
-        let started = std::time::Instant::now();
+        mut launch: Launch<'_>,
+        jobs_per_event: &mut f64,
+    ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
-        let free = slots.available_permits().min(CLAIM_BATCH) as i64;
-        let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
         let lease_ms = self.lease.as_millis() as i64;
-        let rows = client
-            .query(
-                &claim,
-                &[&free, &lease_ms, &self.replica, &self.per_subscription],
-            )
-            .await?;
-        drop(client);
-        let claimed = rows.len();
-        tracing::debug!(
-            free,
-            claimed,
-            ms = started.elapsed().as_millis() as u64,
-            "claimed"
-        );
-        for row in rows {
-            let job = ClaimedJob::from_row(&row);
-            let permit = slots.clone().try_acquire_owned()?;
-            in_flight.lock().unwrap().insert(job.id, job.attempt);
+        let (busy_subs, busy_counts) = in_flight_per_subscription(launch.in_flight);
+        let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
+        let events =
+            ((free as f64 / jobs_per_event.max(1.0)).ceil() as i64).clamp(MIN_FAN_OUT, MAX_FAN_OUT);
+        let timer = std::time::Instant::now();
+        let room = fan_out::Room {
+            slots: free,
+            lease_ms,
+            replica: self.replica,
+            per_subscription: self.per_subscription,
+            busy: (&busy_subs, &busy_counts),
+        };
+        let batch = fan_out::fan_out(&client, events, &room).await?;
+        if batch.events > 0 {
+            *jobs_per_event = batch.jobs as f64 / batch.events as f64;
+            tracing::debug!(
+                events = batch.events,
+                jobs = batch.jobs,
+                leased = batch.leased.len(),
+                ms = timer.elapsed().as_millis() as u64,
+                "fanned out"
+            );
+        }
+        let mut started = self.start_all(batch.leased, &mut launch)?;
+
+        let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
+        if free > 0 {
+            let (busy_subs, busy_counts) = in_flight_per_subscription(launch.in_flight);
+            let timer = std::time::Instant::now();
+            let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
+            let rows = client
+                .query(
+                    &claim,
+                    &[
+                        &free,
+                        &lease_ms,
+                        &self.replica,
+                        &self.per_subscription,
+                        &busy_subs,
+                        &busy_counts,
+                    ],
+                )
+                .await?;
+            if !rows.is_empty() {
+                tracing::debug!(
+                    free,
+                    claimed = rows.len(),
+                    ms = timer.elapsed().as_millis() as u64,
+                    "claimed"
+                );
+            }
+            started +=
+                self.start_all(rows.iter().map(ClaimedJob::from_row).collect(), &mut launch)?;
+        }
+        Ok(Work {
+            events: batch.events,
+            started,
+        })
+    }
+
+    /// Starts one attempt per job, each holding a slot.
+    fn start_all(&self, jobs: Vec<ClaimedJob>, launch: &mut Launch<'_>) -> anyhow::Result<usize> {
+        let count = jobs.len();
+        for job in jobs {
+            let permit = launch.slots.clone().try_acquire_owned()?;
+            launch
+                .in_flight
+                .lock()
+                .unwrap()
+                .insert(job.id, (job.attempt, job.subscription_id));
             let (http, retry, results, in_flight, metrics) = (
                 self.client.clone(),
                 self.retry.clone(),
-                results.clone(),
-                in_flight.clone(),
+                launch.results.clone(),
+                launch.in_flight.clone(),
                 self.metrics.clone(),
             );
-            attempts.spawn(async move {
+            launch.attempts.spawn(async move {
                 let finished = attempt::run(&job, &http, &retry).await;
                 metrics.observe_attempt(&job.event_type, finished.kind, finished.duration);
                 if finished.kind == "delivered" {
@@ -214,7 +298,7 @@ impl Worker {
                 drop(permit);
             });
         }
-        Ok(claimed)
+        Ok(count)
     }
 
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
@@ -241,7 +325,12 @@ impl Worker {
         if drained.is_err() {
             attempts.abort_all();
             while attempts.join_next().await.is_some() {}
-            let unfinished: Vec<(i64, i32)> = in_flight.lock().unwrap().drain().collect();
+            let unfinished: Vec<(i64, i32)> = in_flight
+                .lock()
+                .unwrap()
+                .drain()
+                .map(|(job, (attempt, _))| (job, attempt))
+                .collect();
             tracing::warn!(
                 released = unfinished.len(),
                 "shutdown deadline reached; releasing unfinished attempts"
@@ -252,9 +341,6 @@ impl Worker {
         }
         drop(results);
         let _ = recorder.await;
-        if let Ok(client) = self.pool.get().await {
-            let _ = client.execute(sql::WAITERS_REMOVE, &[&self.replica]).await;
-        }
     }
 
     async fn release(&self, jobs: &[(i64, i32)]) -> anyhow::Result<()> {

@@ -1,105 +1,64 @@
-//! The fan-out loop: turns captured events (`ihf_outbox`) into one job per
-//! active subscription, and owns this replica's doorbell mark: when the outbox
-//! is empty it marks itself waiting (so the capture trigger rings), looks once
-//! more, and sleeps until the NOTIFY or the backstop poll.
+//! Fan-out: turns captured events (`ihf_outbox`) into one job per active
+//! subscription, and leases to this replica as many of the new jobs as it has
+//! free slots for, so they start at once instead of being claimed again (one
+//! statement per batch instead of two; see `sql/outbox_fan_out.sql`).
 
-use std::sync::Arc;
-use std::time::Duration;
-
-use chrono::Utc;
-use deadpool_postgres::Pool;
-use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
+use deadpool_postgres::Client;
 use uuid::Uuid;
 
+use super::attempt::ClaimedJob;
 use crate::db::sql;
-use crate::listener::Doorbell;
-use crate::metrics::Metrics;
 
-/// Events fanned out per statement.
-const BATCH: i64 = 1000;
-/// How long a "waiting" mark lasts unless refreshed: a replica that dies while
-/// waiting stops making the framework's writers ring after this.
-const MARK_TTL: Duration = Duration::from_secs(30);
-
-pub struct FanOut {
-    pub pool: Pool,
-    pub bell: Arc<Doorbell>,
-    pub metrics: Arc<Metrics>,
+/// What this replica can take on right now.
+pub struct Room<'a> {
+    /// Jobs to lease at most (free slots).
+    pub slots: i64,
+    pub lease_ms: i64,
     pub replica: Uuid,
-    pub poll_interval: Duration,
+    /// Attempts in flight per subscription on this replica, at most.
+    pub per_subscription: i64,
+    /// Subscriptions with attempts in flight here, and how many.
+    pub busy: (&'a [Uuid], &'a [i32]),
 }
 
-impl FanOut {
-    pub async fn run(self, cancel: CancellationToken) {
-        let mut marked_until: Option<Instant> = None;
-        while !cancel.is_cancelled() {
-            match self.fan_out_batch().await {
-                Ok((0, _)) => {}
-                Ok((_, jobs)) => {
-                    if jobs > 0 {
-                        // New jobs: the dispatcher should claim them.
-                        self.bell.nudge();
-                    }
-                    // Busy from here on: the framework's writers need not
-                    // ring. Cleared after the nudge, so the claim need not wait.
-                    if marked_until.take().is_some() {
-                        if let Err(e) = self.mark_waiting(false).await {
-                            tracing::warn!(error = %e, "cannot clear this replica's waiting mark");
-                        }
-                    }
-                    continue;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "fan-out failed; retrying after the poll interval");
-                    tokio::select! {
-                        _ = cancel.cancelled() => break,
-                        _ = tokio::time::sleep(self.poll_interval) => continue,
-                    }
-                }
-            }
-            // Idle. Ask to be rung, then look once more before waiting: an
-            // event committed just before the mark became visible rang no bell.
-            let fresh = marked_until.is_some_and(|t| t > Instant::now() + MARK_TTL / 3);
-            if !fresh {
-                match self.mark_waiting(true).await {
-                    Ok(()) => marked_until = Some(Instant::now() + MARK_TTL),
-                    Err(e) => tracing::warn!(error = %e, "cannot mark this replica as waiting"),
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                _ = self.bell.rung() => {
-                    self.metrics.wakeups.with_label_values(&["notification"]).inc();
-                    // Fan out at once; the mark is cleared once there is work.
-                    // A redelivery rings too, with a job and no outbox row.
-                    self.bell.nudge();
-                }
-                _ = tokio::time::sleep(self.poll_interval) => {
-                    self.metrics.wakeups.with_label_values(&["poll"]).inc();
-                }
-            }
-        }
-    }
+pub struct Batch {
+    /// Events taken from the outbox (an event nobody subscribes to makes no job).
+    pub events: i64,
+    /// Jobs created, leased or not.
+    pub jobs: i64,
+    /// The jobs leased to this replica, to start now.
+    pub leased: Vec<ClaimedJob>,
+}
 
-    /// Fans out one batch; returns (events taken, jobs created).
-    async fn fan_out_batch(&self) -> anyhow::Result<(i64, i64)> {
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
-        let row = client.query_one(&stmt, &[&BATCH]).await?;
-        let (events, jobs): (i64, i64) = (row.get("events"), row.get("jobs"));
-        if events > 0 {
-            tracing::debug!(events, jobs, "fanned out");
-        }
-        Ok((events, jobs))
-    }
-
-    async fn mark_waiting(&self, waiting: bool) -> anyhow::Result<()> {
-        let until = waiting.then(|| Utc::now() + chrono::Duration::from_std(MARK_TTL).unwrap());
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(sql::WAITERS_SET).await?;
-        client.execute(&stmt, &[&self.replica, &until]).await?;
-        Ok(())
-    }
+/// Fans out up to `events` events.
+pub async fn fan_out(client: &Client, events: i64, room: &Room<'_>) -> anyhow::Result<Batch> {
+    let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &events,
+                &room.slots,
+                &room.lease_ms,
+                &room.replica,
+                &room.per_subscription,
+                &room.busy.0,
+                &room.busy.1,
+            ],
+        )
+        .await?;
+    let Some(first) = rows.first() else {
+        anyhow::bail!("fan-out returned no row of counts");
+    };
+    let (events, jobs) = (first.get("events"), first.get("jobs"));
+    let leased = rows
+        .iter()
+        .filter(|row| row.get::<_, Option<i64>>("id").is_some())
+        .map(ClaimedJob::from_row)
+        .collect();
+    Ok(Batch {
+        events,
+        jobs,
+        leased,
+    })
 }

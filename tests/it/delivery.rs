@@ -269,7 +269,7 @@ async fn a_notify_lost_to_a_dropped_listener_only_costs_latency() {
     let killed = app
         .count(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
-             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+             WHERE datname = current_database() AND application_name = 'ihf-webhooks-listener'",
         )
         .await;
     assert_eq!(killed, 1, "one listener connection");
@@ -278,7 +278,7 @@ async fn a_notify_lost_to_a_dropped_listener_only_costs_latency() {
     // And it reconnected: a third event is delivered too.
     eventually(WAIT, "listener back", || async {
         (app.count(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'ihf-webhooks-listener'",
         )
         .await
             == 1)
@@ -318,21 +318,22 @@ async fn a_private_target_is_refused_at_delivery_unless_allowed() {
 
 #[tokio::test]
 async fn the_doorbell_rings_only_while_a_worker_waits() {
+    const HELD: &str = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+        AND classid = (-1732109582)::oid AND objid = 1 AND mode = 'ExclusiveLock' AND granted \
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
-    // No worker: nobody waits, so the capture trigger does not notify.
-    assert_eq!(app.count("SELECT count(*) FROM ihf_waiters").await, 0);
+    // No worker: nobody holds the doorbell lock, so the capture trigger does not notify.
+    assert_eq!(app.count(HELD).await, 0);
     let worker = Service::start(crate::harness::test_env(&app.db.url()), BOTH).await;
-    eventually(WAIT, "worker marks itself waiting", || async {
-        (app.count("SELECT count(*) FROM ihf_waiters WHERE waiting_until > now()")
-            .await
-            == 1)
-            .then_some(())
+    eventually(WAIT, "an idle worker takes the doorbell lock", || async {
+        (app.count(HELD).await == 1).then_some(())
     })
     .await;
     worker.stop().await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM ihf_waiters").await,
-        0,
-        "a stopped worker removes its mark"
-    );
+    eventually(
+        WAIT,
+        "a stopped worker's lock goes with its connection",
+        || async { (app.count(HELD).await == 0).then_some(()) },
+    )
+    .await;
 }

@@ -196,7 +196,7 @@ async fn logs_never_contain_keys_secrets_signatures_or_authorization_headers() {
     let log = std::fs::read_to_string(&log_path).unwrap();
     let _ = std::fs::remove_file(&log_path);
     assert!(
-        log.contains("attempt finished") && log.contains("claimed"),
+        log.contains("attempt finished") && log.contains("fanned out"),
         "debug logging was on: {log}"
     );
     let mut forbidden = vec![

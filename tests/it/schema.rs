@@ -113,11 +113,10 @@ async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
         .execute("INSERT INTO annotations (body) VALUES ('quiet')", &[])
         .await
         .unwrap();
-    writer
-        .execute(
-            "INSERT INTO ihf_waiters VALUES (gen_random_uuid(), now() + interval '1 minute')",
-            &[],
-        )
+    // A worker waits: it holds the doorbell lock exclusively on its LISTEN
+    // connection (here, the test's listener).
+    listener
+        .simple_query("SELECT pg_advisory_lock(-1732109582, 1)")
         .await
         .unwrap();
     writer
@@ -130,11 +129,8 @@ async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
         .await
         .expect("a waiting worker is rung");
     assert_eq!(first.as_deref(), Some("ihf_events"));
-    writer
-        .execute(
-            "UPDATE ihf_waiters SET waiting_until = now() - interval '1 second'",
-            &[],
-        )
+    listener
+        .simple_query("SELECT pg_advisory_unlock(-1732109582, 1)")
         .await
         .unwrap();
     writer
@@ -145,7 +141,7 @@ async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
     listener.simple_query("SELECT 1").await.unwrap();
     assert!(
         notifications.try_recv().is_err(),
-        "an expired mark rings nothing"
+        "a released lock rings nothing"
     );
     assert_eq!(
         writer
