@@ -131,15 +131,19 @@ SOURCE_TABLES="interaction_events, annotations, requirement_candidates, decision
 # An idle worker holds this advisory lock on its LISTEN connection (migrations/V7).
 DOORBELL_LOCK="-1732109582, 1"
 WAITER_PID=""
+WAITER_APP="ihf_bench_doorbell_waiter"
 stop_waiter() {
     [[ -n "$WAITER_PID" ]] || return 0
+    # Killing psql alone would leave its backend asleep, still holding the lock.
+    psql_admin -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE application_name = '$WAITER_APP'" >/dev/null 2>&1 || true
     kill "$WAITER_PID" 2>/dev/null || true
     wait "$WAITER_PID" 2>/dev/null || true
     WAITER_PID=""
 }
 start_waiter() { # a session that holds the doorbell lock, as an idle worker does
-    psql_db "$DB_TRIG" -c "SELECT pg_advisory_lock($DOORBELL_LOCK)" -c "SELECT pg_sleep(86400)" \
-        >/dev/null 2>&1 &
+    PGAPPNAME="$WAITER_APP" psql_db "$DB_TRIG" -c "SELECT pg_advisory_lock($DOORBELL_LOCK)" \
+        -c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
     WAITER_PID=$!
     local i
     for i in $(seq 50); do

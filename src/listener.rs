@@ -60,7 +60,7 @@ pub enum Arming {
 pub struct Doorbell {
     wake: Notify,
     /// Local only: results were recorded, so capped subscriptions may have
-    /// room and retries may have become due. Does not touch the waiting mark.
+    /// room and retries may have become due. Does not touch the doorbell lock.
     progress: Notify,
     connected: AtomicBool,
     /// The listener's connection, for taking and releasing the lock.

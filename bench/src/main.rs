@@ -172,18 +172,21 @@ fn bulk_insert(table: &str) -> String {
 /// Inserts `events` rows spread over the six tables, in chunks, on two connections.
 async fn insert_spread(db_url: &str, events: usize) -> anyhow::Result<()> {
     let chunk = 1000usize;
-    let mut plan: Vec<(String, i32)> = Vec::new();
     let per_table = events / EVENT_TYPES.len();
-    for (i, t) in EVENT_TYPES.iter().enumerate() {
-        let mut left = per_table + usize::from(i < events % EVENT_TYPES.len());
-        while left > 0 {
-            let n = left.min(chunk);
-            plan.push((bulk_insert(t.table), n as i32));
-            left -= n;
+    let mut left: Vec<usize> = (0..EVENT_TYPES.len())
+        .map(|i| per_table + usize::from(i < events % EVENT_TYPES.len()))
+        .collect();
+    // Round-robin over the tables, so every event type flows at once.
+    let mut plan: Vec<(String, i32)> = Vec::new();
+    while left.iter().any(|&n| n > 0) {
+        for (t, left) in EVENT_TYPES.iter().zip(left.iter_mut()) {
+            let n = (*left).min(chunk);
+            if n > 0 {
+                plan.push((bulk_insert(t.table), n as i32));
+                *left -= n;
+            }
         }
     }
-    // Interleave tables so every event type flows at once.
-    plan.sort_by_key(|(_, n)| *n);
     let halves: Vec<Vec<(String, i32)>> = vec![
         plan.iter().step_by(2).cloned().collect(),
         plan.iter().skip(1).step_by(2).cloned().collect(),

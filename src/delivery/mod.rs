@@ -1,8 +1,10 @@
 //! The delivery worker: fan-out → claim → sign and send → record.
 //!
-//! - [`fan_out`] turns captured events into jobs, waking on the doorbell or
-//!   a short poll;
-//! - [`dispatcher`] claims due jobs in batches for its free slots;
+//! - [`dispatcher`] runs the loop: fan out and claim for its free slots, start
+//!   attempts, and when idle hold the doorbell and sleep until the NOTIFY or a
+//!   short poll;
+//! - [`fan_out`] turns captured events into jobs, leased at once to this
+//!   replica as far as it has room;
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
