@@ -64,3 +64,47 @@ async fn a_hanging_receiver_does_not_delay_a_healthy_one() {
         "at most 4 in flight to one subscription, saw {hanging_seen}"
     );
 }
+
+/// Fan-out leases only what the per-subscription cap has room for; the rest
+/// waits in `ihf_jobs` for a claim. Every event still arrives once, and the
+/// receiver never sees more than the cap at a time.
+#[tokio::test]
+async fn jobs_beyond_the_cap_wait_for_room_and_arrive_once() {
+    const CAP: usize = 2;
+    const HOLD: Duration = Duration::from_millis(300);
+    let app = TestApp::spawn_with(
+        |env| {
+            env.insert("IHF_WORKER_CONCURRENCY", "16".into());
+            env.insert("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", CAP.to_string());
+        },
+        BOTH,
+    )
+    .await;
+    let slow = Receiver::start().await;
+    slow.always(Reply {
+        delay: HOLD,
+        ..Reply::status(200)
+    });
+    app.subscribe("annotation.created", &slow.url()).await;
+    app.pg
+        .execute(
+            "INSERT INTO annotations (body) SELECT 'c' || g FROM generate_series(1, 8) g",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got = slow.wait_for(8, WAIT).await;
+    let ids: std::collections::HashSet<String> = got.iter().map(|r| r.event_id()).collect();
+    assert_eq!(ids.len(), 8, "each event once");
+    // Each request is held for HOLD: with at most CAP in flight, the request
+    // CAP places later cannot arrive before one of the earlier ones ended.
+    let mut arrivals: Vec<Instant> = got.iter().map(|r| r.at).collect();
+    arrivals.sort();
+    for pair in arrivals.windows(CAP + 1) {
+        let gap = pair[CAP] - pair[0];
+        assert!(
+            gap >= HOLD - Duration::from_millis(50),
+            "{CAP}+1 requests within {gap:?}"
+        );
+    }
+}
