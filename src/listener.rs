@@ -62,8 +62,8 @@ pub struct Doorbell {
     /// Local only: results were recorded, so capped subscriptions may have
     /// room and retries may have become due. Does not touch the doorbell lock.
     progress: Notify,
-    connected: AtomicBool,
-    /// The listener's connection, for taking and releasing the lock.
+    /// The listener's connection while it is up (for taking and releasing
+    /// the lock, and for `/readyz`).
     session: Mutex<Option<Arc<Client>>>,
     /// Whether this replica holds the lock on the current session.
     armed: AtomicBool,
@@ -89,7 +89,7 @@ impl Doorbell {
     }
 
     pub fn is_connected(&self) -> bool {
-        self.connected.load(Ordering::Relaxed)
+        self.session.lock().unwrap().is_some()
     }
 
     /// Ask to be rung on the next commit: take the doorbell lock. The caller
@@ -141,7 +141,6 @@ impl Doorbell {
     fn connected_with(&self, session: Option<Arc<Client>>) {
         // A new session holds no lock; an old one's lock died with it.
         self.armed.store(false, Ordering::Release);
-        self.connected.store(session.is_some(), Ordering::Relaxed);
         *self.session.lock().unwrap() = session;
     }
 }

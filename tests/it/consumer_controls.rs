@@ -11,15 +11,8 @@ async fn a_rotated_secret_signs_alongside_the_old_one_during_the_grace_period() 
     let receiver = Receiver::start().await;
     let (sub, old) = app.subscribe("annotation.created", &receiver.url()).await;
     let rotated: Value = app
-        .http
-        .post(app.url(&format!("/api/v2/webhooks/{sub}/secret/rotate")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .post_json(&format!("/api/v2/webhooks/{sub}/secret/rotate"))
+        .await;
     let new = rotated["secret"].as_str().unwrap();
     assert_ne!(new, old);
     assert!(rotated["previous_secret_expires_at"].is_string());
@@ -74,16 +67,7 @@ async fn a_test_event_is_sent_now_and_its_outcome_returned_and_logged() {
     let (sub, secret) = app
         .subscribe("deployment_record.created", &receiver.url())
         .await;
-    let ok: Value = app
-        .http
-        .post(app.url(&format!("/api/v2/webhooks/{sub}/test")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ok: Value = app.post_json(&format!("/api/v2/webhooks/{sub}/test")).await;
     assert_eq!(ok["delivered"], true);
     assert_eq!(ok["response_code"], 200);
     let got = receiver.received();
@@ -97,16 +81,7 @@ async fn a_test_event_is_sent_now_and_its_outcome_returned_and_logged() {
     assert_eq!(got[0].event_id(), ok["event_id"].as_str().unwrap());
 
     receiver.script([Reply::status(500)]);
-    let failed: Value = app
-        .http
-        .post(app.url(&format!("/api/v2/webhooks/{sub}/test")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let failed: Value = app.post_json(&format!("/api/v2/webhooks/{sub}/test")).await;
     assert_eq!(failed["delivered"], false);
     assert_eq!(
         failed["error_message"],

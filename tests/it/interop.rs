@@ -232,15 +232,8 @@ async fn deliveries_during_a_rotation_verify_with_every_library_under_either_sec
     )
     .await;
     let rotated: Value = app
-        .http
-        .post(app.url(&format!("/api/v2/webhooks/{id}/secret/rotate")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .post_json(&format!("/api/v2/webhooks/{id}/secret/rotate"))
+        .await;
     let new = rotated["secret"].as_str().unwrap().to_string();
     app.insert("requirement_candidates").await;
     let got = receiver.wait_for(2, WAIT).await.remove(1);

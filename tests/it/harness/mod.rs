@@ -211,6 +211,17 @@ impl TestApp {
             .unwrap()
     }
 
+    /// POST without a body, with this app's key; the JSON response.
+    pub async fn post_json(&self, path: &str) -> Value {
+        self.request(reqwest::Method::POST, path, &self.key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// The request log of a consumer, oldest first: (endpoint, method, status),
     /// once it holds at least `n` rows (it is written in batches).
     pub async fn request_log(&self, consumer: Uuid, n: usize) -> Vec<(String, String, i32)> {
