@@ -86,7 +86,7 @@ pub async fn run(pool: Pool, mut rx: mpsc::Receiver<Entry>, stop: CancellationTo
             break;
         }
         if let Err(e) = write(&pool, &mut buffer).await {
-            tracing::warn!(error = %e, queued = buffer.len(), "could not write the request log; will retry");
+            tracing::warn!(error = %format_args!("{e:#}"), queued = buffer.len(), "could not write the request log; will retry");
         }
     }
     // Final flush: a few tries, so a brief database hiccup at shutdown costs nothing.
@@ -95,7 +95,7 @@ pub async fn run(pool: Pool, mut rx: mpsc::Receiver<Entry>, stop: CancellationTo
             return;
         };
         if attempt == 3 {
-            tracing::error!(error = %e, lost = buffer.len(), "request log entries lost at shutdown");
+            tracing::error!(error = %format_args!("{e:#}"), lost = buffer.len(), "request log entries lost at shutdown");
         } else {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }

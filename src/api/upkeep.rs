@@ -25,7 +25,7 @@ pub async fn run(db: Pool, gate: Arc<Gate>, interval: Duration, stop: Cancellati
             _ = tick.tick() => false,
         };
         if let Err(e) = sync(&db, &gate).await {
-            tracing::warn!(error = %e, "could not sync rate-limit counts; will retry");
+            tracing::warn!(error = %format_args!("{e:#}"), "could not sync rate-limit counts; will retry");
         }
         if stopping {
             return;
@@ -33,7 +33,7 @@ pub async fn run(db: Pool, gate: Arc<Gate>, interval: Duration, stop: Cancellati
         if last_housekeeping.is_none_or(|at| at.elapsed() >= HOUSEKEEPING_EVERY) {
             last_housekeeping = Some(Instant::now());
             if let Err(e) = housekeeping(&db).await {
-                tracing::warn!(error = %e, "API housekeeping failed; will retry");
+                tracing::warn!(error = %format_args!("{e:#}"), "API housekeeping failed; will retry");
             }
         }
     }

@@ -156,7 +156,7 @@ impl Worker {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "taking work failed; retrying after the poll interval");
+                    tracing::warn!(error = %format_args!("{e:#}"), "taking work failed; retrying after the poll interval");
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = tokio::time::sleep(self.poll_interval) => continue,
@@ -336,7 +336,7 @@ impl Worker {
                 "shutdown deadline reached; releasing unfinished attempts"
             );
             if let Err(e) = self.release(&unfinished).await {
-                tracing::warn!(error = %e, "could not release jobs; their leases will expire");
+                tracing::warn!(error = %format_args!("{e:#}"), "could not release jobs; their leases will expire");
             }
         }
         drop(results);

@@ -26,7 +26,7 @@ pub async fn run(pool: Pool, cancel: CancellationToken) {
             anyhow::Ok(())
         };
         if let Err(e) = vacuum.await {
-            tracing::warn!(error = %e, "could not vacuum the queue tables");
+            tracing::warn!(error = %format_args!("{e:#}"), "could not vacuum the queue tables");
         }
     }
 }

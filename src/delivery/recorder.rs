@@ -55,7 +55,7 @@ impl Recorder {
                         .without_max_times(),
                 )
                 .notify(|e, delay| {
-                    tracing::warn!(error = %e, retry_in = ?delay, "cannot record attempt results yet")
+                    tracing::warn!(error = %format_args!("{e:#}"), retry_in = ?delay, "cannot record attempt results yet")
                 })
                 .await;
             let retries = batch
@@ -72,7 +72,7 @@ impl Recorder {
                     self.metrics.retries_scheduled.inc_by(retries as u64);
                     self.bell.nudge();
                 }
-                Err(e) => tracing::error!(error = %e, results = batch.len(),
+                Err(e) => tracing::error!(error = %format_args!("{e:#}"), results = batch.len(),
                     "dropping attempt results; their jobs will be attempted again"),
             }
             batch.clear();
