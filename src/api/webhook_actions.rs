@@ -135,13 +135,7 @@ async fn send_test(
     caller.require(Scope::WebhooksWrite)?;
     let id = parse_id(&id, "subscription")?;
     let client = state.db.get().await?;
-    let stmt = client
-        .prepare_cached(sql::SUBSCRIPTIONS_GET_FOR_SEND)
-        .await?;
-    let sub = client
-        .query_opt(&stmt, &[&id, &caller.consumer_id])
-        .await?
-        .ok_or_else(|| Problem::not_found("subscription"))?;
+    let sub = load_for_send(&client, id, caller.consumer_id).await?;
     drop(client);
     let secrets = parse_secrets(sub.get("secret"), sub.get("previous_secret"))
         .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
@@ -232,13 +226,7 @@ async fn redeliver(
     let id = parse_id(&id, "subscription")?;
     let event_id = parse_id(&event_id, "event")?;
     let client = state.db.get().await?;
-    let stmt = client
-        .prepare_cached(sql::SUBSCRIPTIONS_GET_FOR_SEND)
-        .await?;
-    let sub = client
-        .query_opt(&stmt, &[&id, &caller.consumer_id])
-        .await?
-        .ok_or_else(|| Problem::not_found("subscription"))?;
+    let sub = load_for_send(&client, id, caller.consumer_id).await?;
     if !sub.get::<_, bool>("is_active") {
         return Err(Problem::new(
             StatusCode::CONFLICT,
@@ -261,4 +249,20 @@ async fn redeliver(
             status: "pending",
         }),
     ))
+}
+
+/// The caller's subscription `id` with what sending to it needs; 404 when it
+/// is not theirs or is deleted.
+async fn load_for_send(
+    client: &deadpool_postgres::Client,
+    id: Uuid,
+    consumer: Uuid,
+) -> Result<tokio_postgres::Row, Problem> {
+    let stmt = client
+        .prepare_cached(sql::SUBSCRIPTIONS_GET_FOR_SEND)
+        .await?;
+    client
+        .query_opt(&stmt, &[&id, &consumer])
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))
 }
