@@ -6,9 +6,19 @@
 #
 # Modes:
 #   plain     - a database with only sql/framework_fixture.sql (no ihf objects)
+#   outbox    - as triggers, with ihf_capture() reduced to the outbox INSERT (no
+#               doorbell check at all): the durable record alone, the baseline the
+#               wake-up design is judged against (issue 2: "a statement-level outbox
+#               trigger alone ..."); triggers vs outbox is what the doorbell costs
 #   triggers  - fixture + every migration; nobody holds the doorbell lock, so the
 #               trigger never notifies (the framework's cost while the worker is busy
 #               or absent)
+#   live      - as triggers, with the real service running against the database
+#               (IHF_BIN, default target/release/ihf-webhooks; the mode is skipped
+#               when it is not built): its dispatcher drains the outbox (no
+#               subscriptions, so every event is fanned out to nobody), arms the
+#               doorbell whenever it runs dry and disarms when rung. The framework's
+#               throughput with the whole service beside it, drain CPU included.
 #   waiting   - as triggers, while another session holds the doorbell lock as an
 #               idle worker does, so every insert calls pg_notify (the cost of the
 #               doorbell in the moments a worker idles)
@@ -16,7 +26,7 @@
 #               calls pg_notify (reference: the cost the doorbell lock avoids)
 #
 # Fairness:
-#   * plain lives in its own fresh database (fixture only); the other three modes
+#   * plain lives in its own fresh database (fixture only); the other modes
 #     share a second fresh database and are switched by taking the doorbell lock
 #     in a background session / replacing the function. Both databases get the same warm-up before the first measurement.
 #   * Before every single run the source tables (and ihf_outbox) are truncated and a
@@ -42,7 +52,8 @@
 #      PROTOCOL (pgbench -M: simple), OUT_JSON (optional path for JSON results),
 #      WARMUP (3 s, per database, before the first round; 0 disables),
 #      IDLE_MIN (80 %), IDLE_WAIT (30 s; 0 disables waiting),
-#      NOISE_MAX (15 % of all CPUs), OTHER_MAX (0.5 sessions), NOISE_RETRIES (1).
+#      NOISE_MAX (15 % of all CPUs), OTHER_MAX (0.5 sessions), NOISE_RETRIES (1),
+#      IHF_BIN (the service binary for the live mode), MODES (a subset, e.g. "plain outbox triggers").
 #
 # Usage (from the repo root): bench/capture_overhead.sh
 set -euo pipefail
@@ -81,6 +92,7 @@ psql_db() { local db="$1"; shift; psql -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 cleanup() {
     local rc=$?
     declare -F stop_waiter >/dev/null && stop_waiter
+    declare -F stop_service >/dev/null && stop_service
     for db in "$DB_PLAIN" "$DB_TRIG"; do
         psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
             || log "warning: could not drop database $db"
@@ -121,6 +133,16 @@ END;
 $$;
 SQL
 
+cat > "$TMP/ihf_capture_outbox.sql" <<'SQL'
+CREATE OR REPLACE FUNCTION ihf_capture() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO ihf_outbox (event_type, data)
+    SELECT TG_ARGV[0], to_jsonb(r) FROM ihf_new_rows r;
+    RETURN NULL;
+END;
+$$;
+SQL
+
 # One ~100-byte annotation per transaction, autocommit.
 cat > "$TMP/insert_annotation.sql" <<'SQL'
 INSERT INTO annotations (author, body) VALUES ('bench', 'The filter widget hides the export button on narrow screens; users give up before finding it.');
@@ -154,12 +176,47 @@ start_waiter() { # a session that holds the doorbell lock, as an idle worker doe
     done
     log "the waiter session did not get the doorbell lock"; exit 1
 }
+IHF_BIN="${IHF_BIN:-$ROOT/target/release/ihf-webhooks}"
+SVC_PID=""
+stop_service() {
+    [[ -n "$SVC_PID" ]] || return 0
+    kill -TERM "$SVC_PID" 2>/dev/null || true
+    wait "$SVC_PID" 2>/dev/null || true
+    SVC_PID=""
+}
+start_service() { # the real service, idle, its dispatcher waiting at the doorbell
+    local port=$(( 20000 + RANDOM % 20000 ))
+    DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB_TRIG" IHF_LISTEN="127.0.0.1:$port" \
+        IHF_DB_POOL_SIZE=4 RUST_LOG=warn "$IHF_BIN" serve >"$TMP/service.log" 2>&1 &
+    SVC_PID=$!
+    local i
+    for i in $(seq 100); do
+        [[ "$(psql_db "$DB_TRIG" -At -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+              WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 1
+                AND l.classid = (${DOORBELL_LOCK%%,*})::oid
+                AND a.application_name = 'ihf-webhooks-listener'")" == 1 ]] && return 0
+        kill -0 "$SVC_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    cat "$TMP/service.log" >&2; log "the service did not start waiting at the doorbell"; exit 1
+}
+svc_cpu() { # jiffies used by the live service so far (0 when none runs)
+    local F=()
+    [[ -n "$SVC_PID" ]] && stat_fields "/proc/$SVC_PID/stat" || { echo 0; return; }
+    echo $(( F[11] + F[12] ))
+}
 set_mode() {
     stop_waiter
+    stop_service
     case "$1" in
         plain) ;;
+        outbox)
+            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_outbox.sql" >/dev/null ;;
         triggers)
             psql_db "$DB_TRIG" -f "$TMP/ihf_capture_current.sql" >/dev/null ;;
+        live)
+            psql_db "$DB_TRIG" -f "$TMP/ihf_capture_current.sql" >/dev/null
+            start_service ;;
         waiting)
             psql_db "$DB_TRIG" -f "$TMP/ihf_capture_current.sql" >/dev/null
             start_waiter ;;
@@ -239,16 +296,16 @@ other_sessions_sampler() { # db file
 run_pgbench() { # db clients duration -> "tps idle% other_sessions foreign%"  (foreign% is "" when unknown)
     local db="$1" c="$2" d="$3" j out failed tps sampler
     j=$(( c < 2 ? c : 2 ))
-    local cpu0 cpu1 pg0 pg1 me0 me1 me="$BASHPID"
+    local cpu0 cpu1 pg0 pg1 me0 me1 sv0 sv1 me="$BASHPID"
     echo "0 0" > "$TMP/other"
     other_sessions_sampler "$db" "$TMP/other" & sampler=$!
-    me0="$(children_cpu "$me")"; pg0="$(pg_cpu)"; read -r -a cpu0 <<<"$(cpu_sample)"
+    sv0="$(svc_cpu)"; me0="$(children_cpu "$me")"; pg0="$(pg_cpu)"; read -r -a cpu0 <<<"$(cpu_sample)"
     pgbench -n -M "$PROTOCOL" -c "$c" -j "$j" -T "$d" \
         -f "$TMP/insert_annotation.sql" "$db" >"$TMP/pgbench.out" 2>"$TMP/pgbench.err" || {
         kill "$sampler" 2>/dev/null; cat "$TMP/pgbench.err" "$TMP/pgbench.out" >&2; return 1; }
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true
     sleep 0.3   # let the postmaster reap the backends
-    read -r -a cpu1 <<<"$(cpu_sample)"; pg1="$(pg_cpu)"; me1="$(children_cpu "$me")"
+    read -r -a cpu1 <<<"$(cpu_sample)"; pg1="$(pg_cpu)"; me1="$(children_cpu "$me")"; sv1="$(svc_cpu)"
     out="$(cat "$TMP/pgbench.out")"
     failed="$(awk '/number of failed transactions:/ {print $5}' <<<"$out")"
     [[ -z "$failed" || "$failed" == 0 ]] || log "warning: $failed failed transactions ($db, c=$c)"
@@ -257,7 +314,7 @@ run_pgbench() { # db clients duration -> "tps idle% other_sessions foreign%"  (f
     idle="$(awk -v b="$(( cpu1[0] - cpu0[0] ))" -v t="$(( cpu1[1] - cpu0[1] ))" 'BEGIN {printf "%.0f", (t > 0) ? 100 - 100 * b / t : 100}')"
     if [[ -n "$PM_PID" ]] && (( cpu1[1] > cpu0[1] )); then
         foreign="$(awk -v busy="$(( cpu1[0] - cpu0[0] ))" -v tot="$(( cpu1[1] - cpu0[1] ))" \
-                       -v ours="$(( pg1 - pg0 + me1 - me0 ))" \
+                       -v ours="$(( pg1 - pg0 + me1 - me0 + sv1 - sv0 ))" \
                        'BEGIN {f = 100 * (busy - ours) / tot; printf "%.0f", (f < 0) ? 0 : f}')"
     fi
     local other
@@ -269,7 +326,12 @@ median() { # numbers on stdin
     sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.6f\n", (a[NR/2]+a[NR/2+1])/2}'
 }
 
-MODES=(plain triggers waiting always)
+read -r -a MODES <<<"${MODES:-plain outbox triggers live waiting always}"
+[[ "${MODES[0]}" == plain ]] || { log "MODES must start with plain"; exit 1; }
+if [[ " ${MODES[*]} " == *" live "* && ! -x "$IHF_BIN" ]]; then
+    log "note: $IHF_BIN not built (cargo build --release); skipping the live mode"
+    read -r -a MODES <<<"$(sed 's/ live / /' <<<" ${MODES[*]} ")"
+fi
 declare -A SAMPLES=() PAIRED=() IDLE_SAMPLES=()
 DISTURBED=0
 RUNS=0
@@ -311,7 +373,7 @@ for ((r = 1; r <= ROUNDS; r++)); do
             RUNS=$(( RUNS + 1 ))
             SAMPLES[$mode,$c]="${SAMPLES[$mode,$c]:-} $tps"
             this_round[$mode]="$tps"
-            if [[ "$mode" != plain ]]; then
+            if [[ "$mode" != plain && "$mode" != live ]]; then
                 outbox="$(psql_db "$db" -At -c "SELECT count(*) FROM ihf_outbox")"
                 rows="$(psql_db "$db" -At -c "SELECT count(*) FROM annotations")"
                 [[ "$outbox" == "$rows" ]] || log "warning: $rows annotations but $outbox outbox rows ($mode, c=$c)"
@@ -338,22 +400,51 @@ paired() { # mode clients -> "median [min..max]"
 }
 paired_median() { tr ' ' '\n' <<<"${PAIRED[$1,$2]}" | grep -v '^$' | median | awk '{printf "%.1f", $1}'; }
 
+has_mode() { [[ " ${MODES[*]} " == *" $1 "* ]]; }
+title() {
+    case "$1" in
+        plain) echo "plain tps" ;;
+        outbox) echo "outbox row alone (no doorbell)" ;;
+        triggers) echo "our triggers, no worker waiting" ;;
+        live) echo "our triggers + the service running" ;;
+        waiting) echo "our triggers + a worker waiting forever (every insert notifies)" ;;
+        always) echo "trigger that always notifies" ;;
+    esac
+}
+json_key() { [[ "$1" == always ]] && echo always_notify || echo "$1"; }
+
 echo
-echo "| writers | plain tps | with triggers tps (overhead %) | triggers + idle worker waiting (overhead %) | always-notify tps (overhead %) |"
-echo "|---:|---:|---:|---:|---:|"
+header="| writers |"; rule="|---:|"
+for mode in "${MODES[@]}"; do header+=" $(title "$mode") |"; rule+="---:|"; done
+if has_mode outbox && has_mode triggers; then header+=" wake-up cost (triggers vs outbox) |"; rule+="---:|"; fi
+echo "$header"; echo "$rule"
 json_rows=()
 for c in $CLIENTS; do
-    p="$(tps_of plain "$c")"; t="$(tps_of triggers "$c")"
-    w="$(tps_of waiting "$c")"; a="$(tps_of always "$c")"
-    echo "| $c | $(fmt "$p") | $(fmt "$t") ($(overhead "$p" "$t")%) | $(fmt "$w") ($(overhead "$p" "$w")%) | $(fmt "$a") ($(overhead "$p" "$a")%) |"
-    samples_json() { sed -e 's/^ *//' -e 's/ \+/, /g' <<<"${SAMPLES[$1,$c]}"; }
-    json_rows+=("    {\"clients\": $c, \"plain_tps\": $p, \"triggers_tps\": $t, \"waiting_tps\": $w, \"always_notify_tps\": $a, \"triggers_overhead_pct\": $(overhead "$p" "$t"), \"waiting_overhead_pct\": $(overhead "$p" "$w"), \"always_notify_overhead_pct\": $(overhead "$p" "$a"), \"triggers_paired_overhead_pct\": $(paired_median triggers "$c"), \"waiting_paired_overhead_pct\": $(paired_median waiting "$c"), \"always_notify_paired_overhead_pct\": $(paired_median always "$c"), \"samples\": {\"plain\": [$(samples_json plain)], \"triggers\": [$(samples_json triggers)], \"waiting\": [$(samples_json waiting)], \"always_notify\": [$(samples_json always)]}}")
+    p="$(tps_of plain "$c")"
+    line="| $c | $(fmt "$p") |"
+    json="    {\"clients\": $c, \"plain_tps\": $p"
+    samples="\"plain\": [$(sed -e 's/^ *//' -e 's/ \+/, /g' <<<"${SAMPLES[plain,$c]}")]"
+    for mode in "${MODES[@]:1}"; do
+        x="$(tps_of "$mode" "$c")"; k="$(json_key "$mode")"
+        line+=" $(fmt "$x") ($(overhead "$p" "$x")%) |"
+        json+=", \"${k}_tps\": $x, \"${k}_overhead_pct\": $(overhead "$p" "$x"), \"${k}_paired_overhead_pct\": $(paired_median "$mode" "$c")"
+        samples+=", \"$k\": [$(sed -e 's/^ *//' -e 's/ \+/, /g' <<<"${SAMPLES[$mode,$c]}")]"
+    done
+    if has_mode outbox && has_mode triggers; then
+        o="$(tps_of outbox "$c")"; t="$(tps_of triggers "$c")"
+        line+=" $(overhead "$o" "$t")% |"
+        json+=", \"wakeup_cost_pct\": $(overhead "$o" "$t")"
+    fi
+    echo "$line"
+    json_rows+=("$json, \"samples\": {$samples}}")
 done
 echo
 echo "Overhead = (plain - mode) / plain; single-row autocommit INSERTs into annotations, ${DURATION}s per run, median of $ROUNDS round(s)."
 echo "Paired overhead per round (median [min..max] over rounds; each round's modes ran back to back):"
 for c in $CLIENTS; do
-    echo "  $c writers: triggers $(paired triggers "$c"), waiting $(paired waiting "$c"), always-notify $(paired always "$c")"
+    line="  $c writers:"
+    for mode in "${MODES[@]:1}"; do line+=" $mode $(paired "$mode" "$c"),"; done
+    echo "${line%,}"
 done
 echo "CPU idle during the runs (median over rounds, whole machine): $(for c in $CLIENTS; do
     printf '%s writers: plain %s%%, triggers %s%%; ' "$c" \

@@ -31,6 +31,14 @@ const CLAIM_BATCH: usize = 500;
 /// few that a backlog drains one round trip per handful of events.
 const MIN_FAN_OUT: i64 = 64;
 const MAX_FAN_OUT: i64 = 1000;
+/// After the last work found, how long an idle dispatcher keeps polling
+/// before it arms the doorbell, and how often it polls meanwhile. Under a
+/// steady stream of events the next one is a moment away; arming at every
+/// short gap would make every writer committing in that moment ring, and
+/// notifying commits are serialized by PostgreSQL (see migrations/V7). Past
+/// this window the stream has stopped and the doorbell takes over.
+const IDLE_LINGER: Duration = Duration::from_millis(5);
+const LINGER_POLL: Duration = Duration::from_millis(1);
 pub struct Worker {
     pool: Pool,
     client: WebhookClient,
@@ -126,6 +134,8 @@ impl Worker {
         let mut jobs_per_event = 1.0_f64;
         // Whether this replica holds the doorbell lock (asked to be rung).
         let mut armed = false;
+        // When the last round found work (the linger window starts there).
+        let mut last_work: Option<Instant> = None;
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
@@ -147,6 +157,7 @@ impl Worker {
             match self.take_work(launch, &mut jobs_per_event).await {
                 Ok(work) if work.events > 0 || work.started > 0 => {
                     started += work.started as u64;
+                    last_work = Some(Instant::now());
                     if armed {
                         // Busy: the framework's writers need not ring.
                         self.bell.disarm().await;
@@ -163,8 +174,17 @@ impl Worker {
                     }
                 }
             }
-            // Idle. Ask to be rung, then look once more before waiting: an
-            // event committed before the lock was granted rang no bell.
+            // Idle. Just after work, poll for a moment before asking to be rung.
+            if !armed && last_work.is_some_and(|at| at.elapsed() < IDLE_LINGER) {
+                tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    _ = self.bell.nudged() => {}
+                    _ = tokio::time::sleep(LINGER_POLL) => {}
+                }
+                continue;
+            }
+            // Ask to be rung, then look once more before waiting: an event
+            // committed before the lock was granted rang no bell.
             if !armed && self.bell.arm().await == Arming::Armed {
                 armed = true;
                 continue;
@@ -182,6 +202,10 @@ impl Worker {
                 _ = cancel.cancelled() => break,
                 _ = self.bell.rung() => {
                     self.metrics.wakeups.with_label_values(&["notification"]).inc();
+                    // Rung once is enough: every further ringing commit waits
+                    // on the notify lock, so stop them before looking.
+                    self.bell.disarm().await;
+                    armed = false;
                 }
                 _ = self.bell.nudged() => {
                     self.metrics.wakeups.with_label_values(&["progress"]).inc();
