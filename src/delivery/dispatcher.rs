@@ -71,6 +71,9 @@ struct Launch<'a> {
 struct Work {
     events: i64,
     started: usize,
+    /// Fewer events and due jobs than asked for: the queue is empty for
+    /// now, so looking again at once would only find nothing.
+    drained: bool,
 }
 
 /// (subscriptions, attempts in flight) on this replica, for the cap.
@@ -163,7 +166,9 @@ impl Worker {
                         self.bell.disarm().await;
                         armed = false;
                     }
-                    continue;
+                    if !work.drained {
+                        continue;
+                    }
                 }
                 Ok(_) => {}
                 Err(e) => {
@@ -255,6 +260,7 @@ impl Worker {
             );
         }
         let mut started = self.start_all(batch.leased, &mut launch)?;
+        let mut drained = batch.events < events;
 
         let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
         if free > 0 {
@@ -282,12 +288,16 @@ impl Worker {
                     "claimed"
                 );
             }
+            drained &= (rows.len() as i64) < free;
             started +=
                 self.start_all(rows.iter().map(ClaimedJob::from_row).collect(), &mut launch)?;
+        } else {
+            drained = false;
         }
         Ok(Work {
             events: batch.events,
             started,
+            drained,
         })
     }
 
