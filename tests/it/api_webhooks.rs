@@ -2,20 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{create_consumer_with_key, Receiver, TestApp};
-
-async fn problem(response: reqwest::Response, status: u16) -> Value {
-    assert_eq!(response.status(), status);
-    assert_eq!(
-        response.headers()["content-type"],
-        "application/problem+json",
-        "errors are RFC 9457 problems"
-    );
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], status);
-    assert!(body["title"].is_string() && body["detail"].is_string());
-    body
-}
+use crate::harness::{create_consumer_with_key, problem, Receiver, TestApp};
 
 #[tokio::test]
 async fn requests_without_valid_credentials_get_bearer_challenges() {
@@ -46,13 +33,7 @@ async fn requests_without_valid_credentials_get_bearer_challenges() {
         .execute("UPDATE api_keys SET revoked_at = now()", &[])
         .await
         .unwrap();
-    let revoked = app
-        .http
-        .get(&url)
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let revoked = app.get("/api/v2/webhooks", &app.key).await;
     assert!(problem(revoked, 401).await["detail"]
         .as_str()
         .unwrap()
@@ -65,13 +46,7 @@ async fn requests_without_valid_credentials_get_bearer_challenges() {
         )
         .await
         .unwrap();
-    let expired = app
-        .http
-        .get(&url)
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let expired = app.get("/api/v2/webhooks", &app.key).await;
     assert!(problem(expired, 401).await["detail"]
         .as_str()
         .unwrap()
@@ -85,13 +60,7 @@ async fn requests_without_valid_credentials_get_bearer_challenges() {
         .execute("UPDATE api_consumers SET is_active = false", &[])
         .await
         .unwrap();
-    let inactive = app
-        .http
-        .get(&url)
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let inactive = app.get("/api/v2/webhooks", &app.key).await;
     problem(inactive, 401).await;
 }
 
@@ -103,13 +72,12 @@ async fn a_key_without_the_scope_gets_403_naming_it() {
         .await
         .unwrap();
     let response = app
-        .http
-        .post(app.url("/api/v2/webhooks"))
-        .bearer_auth(&app.key)
-        .json(&json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v2/webhooks",
+            &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }),
+        )
+        .await;
     assert_eq!(
         response.headers()["www-authenticate"],
         "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"webhooks:write\""
@@ -122,14 +90,7 @@ async fn subscriptions_can_be_created_listed_read_changed_and_deleted() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-    let created = app
-        .http
-        .post(app.url("/api/v2/webhooks"))
-        .bearer_auth(&app.key)
-        .json(&json!({ "event_type": "annotation.created", "target_url": receiver.url(), "secret": secret }))
-        .send()
-        .await
-        .unwrap();
+    let created = app.send_json(reqwest::Method::POST, "/api/v2/webhooks", &json!({ "event_type": "annotation.created", "target_url": receiver.url(), "secret": secret })).await;
     assert_eq!(created.status(), 201);
     let created: Value = created.json().await.unwrap();
     assert_eq!(created["secret"], secret, "a valid supplied secret is kept");
@@ -140,16 +101,7 @@ async fn subscriptions_can_be_created_listed_read_changed_and_deleted() {
         .await;
     assert!(generated.starts_with("whsec_"));
 
-    let one: Value = app
-        .http
-        .get(app.url(&format!("/api/v2/webhooks/{id}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = app.get_json(&format!("/api/v2/webhooks/{id}")).await;
     assert_eq!(one["target_url"], receiver.url());
     assert!(
         one.get("secret").is_none(),
@@ -157,39 +109,22 @@ async fn subscriptions_can_be_created_listed_read_changed_and_deleted() {
     );
 
     // Pages of one: the cursor walks through both.
-    let page1: Value = app
-        .http
-        .get(app.url("/api/v2/webhooks?limit=1"))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page1: Value = app.get_json("/api/v2/webhooks?limit=1").await;
     assert_eq!(page1["data"].as_array().unwrap().len(), 1);
     let cursor = page1["next_cursor"].as_str().unwrap();
     let page2: Value = app
-        .http
-        .get(app.url(&format!("/api/v2/webhooks?limit=1&cursor={cursor}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .get_json(&format!("/api/v2/webhooks?limit=1&cursor={cursor}"))
+        .await;
     assert_eq!(page2["data"][0]["id"], second.to_string());
     assert_eq!(page2["next_cursor"], Value::Null);
 
     let patched: Value = app
-        .http
-        .patch(app.url(&format!("/api/v2/webhooks/{id}")))
-        .bearer_auth(&app.key)
-        .json(&json!({ "is_active": false, "target_url": format!("{}/v2", receiver.url()) }))
-        .send()
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v2/webhooks/{id}"),
+            &json!({ "is_active": false, "target_url": format!("{}/v2", receiver.url()) }),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -197,44 +132,24 @@ async fn subscriptions_can_be_created_listed_read_changed_and_deleted() {
     assert_eq!(patched["target_url"], format!("{}/v2", receiver.url()));
 
     let deleted = app
-        .http
-        .delete(app.url(&format!("/api/v2/webhooks/{id}")))
-        .bearer_auth(&app.key)
+        .request(
+            reqwest::Method::DELETE,
+            &format!("/api/v2/webhooks/{id}"),
+            &app.key,
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    let gone = app
-        .http
-        .get(app.url(&format!("/api/v2/webhooks/{id}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let gone = app.get(&format!("/api/v2/webhooks/{id}"), &app.key).await;
     problem(gone, 404).await;
-    let list: Value = app
-        .http
-        .get(app.url("/api/v2/webhooks"))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json("/api/v2/webhooks").await;
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
 async fn bad_bodies_get_422_problems_naming_the_field() {
     let app = TestApp::spawn().await;
-    let post = |body: Value| {
-        app.http
-            .post(app.url("/api/v2/webhooks"))
-            .bearer_auth(&app.key)
-            .json(&body)
-            .send()
-    };
     let cases = [
         (
             json!({ "event_type": "user.deleted", "target_url": "http://127.0.0.1:9/hook" }),
@@ -259,7 +174,12 @@ async fn bad_bodies_get_422_problems_naming_the_field() {
         ),
     ];
     for (body, named) in cases {
-        let p = problem(post(body.clone()).await.unwrap(), 422).await;
+        let p = problem(
+            app.send_json(reqwest::Method::POST, "/api/v2/webhooks", &body)
+                .await,
+            422,
+        )
+        .await;
         assert!(
             p["detail"].as_str().unwrap().contains(named),
             "{body} → {p}"
@@ -275,13 +195,7 @@ async fn bad_bodies_get_422_problems_naming_the_field() {
         .await
         .unwrap();
     problem(not_json, 400).await;
-    let not_uuid = app
-        .http
-        .get(app.url("/api/v2/webhooks/not-a-uuid"))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap();
+    let not_uuid = app.get("/api/v2/webhooks/not-a-uuid", &app.key).await;
     problem(not_uuid, 404).await;
 }
 
@@ -302,13 +216,12 @@ async fn private_targets_are_refused_at_subscribe_time_unless_allowed() {
         "http://169.254.169.254/latest",
     ] {
         let response = app
-            .http
-            .post(app.url("/api/v2/webhooks"))
-            .bearer_auth(&app.key)
-            .json(&json!({ "event_type": "annotation.created", "target_url": url }))
-            .send()
-            .await
-            .unwrap();
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v2/webhooks",
+                &json!({ "event_type": "annotation.created", "target_url": url }),
+            )
+            .await;
         let p = problem(response, 422).await;
         assert_eq!(p["errors"][0]["field"], "target_url", "{url}");
         assert!(
@@ -362,16 +275,7 @@ async fn another_consumers_subscriptions_are_404_and_never_listed() {
         .await
         .unwrap();
     assert_eq!(list["data"], json!([]));
-    let still: Value = app
-        .http
-        .get(app.url(&path))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let still: Value = app.get_json(&path).await;
     assert_eq!(still["is_active"], true, "untouched by the other consumer");
 }
 

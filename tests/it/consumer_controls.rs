@@ -50,13 +50,12 @@ async fn a_rotated_secret_signs_alongside_the_old_one_during_the_grace_period() 
         .is_err());
 
     let bad = app
-        .http
-        .post(app.url(&format!("/api/v2/webhooks/{sub}/secret/rotate")))
-        .bearer_auth(&app.key)
-        .json(&json!({ "secret": "whsec_short" }))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::POST,
+            &format!("/api/v2/webhooks/{sub}/secret/rotate"),
+            &json!({ "secret": "whsec_short" }),
+        )
+        .await;
     assert_eq!(bad.status(), 422);
 }
 
@@ -110,11 +109,11 @@ async fn redelivery_sends_the_same_event_again_with_the_same_webhook_id() {
     .await;
 
     let response = app
-        .http
-        .post(app.url(&format!(
-            "/api/v2/webhooks/{sub}/events/{event_id}/redeliver"
-        )))
-        .bearer_auth(&app.key)
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v2/webhooks/{sub}/events/{event_id}/redeliver"),
+            &app.key,
+        )
         .send()
         .await
         .unwrap();
@@ -130,12 +129,14 @@ async fn redelivery_sends_the_same_event_again_with_the_same_webhook_id() {
     assert_eq!(log[2].2.as_deref(), Some("scheduled: manual redelivery"));
 
     let unknown = app
-        .http
-        .post(app.url(&format!(
-            "/api/v2/webhooks/{sub}/events/{}/redeliver",
-            uuid::Uuid::new_v4()
-        )))
-        .bearer_auth(&app.key)
+        .request(
+            reqwest::Method::POST,
+            &format!(
+                "/api/v2/webhooks/{sub}/events/{}/redeliver",
+                uuid::Uuid::new_v4()
+            ),
+            &app.key,
+        )
         .send()
         .await
         .unwrap();

@@ -130,13 +130,12 @@ async fn inactive_subscriptions_and_consumers_get_nothing() {
         .subscribe("decision_record.created", &paused.url())
         .await;
     let response = app
-        .http
-        .patch(app.url(&format!("/api/v2/webhooks/{paused_id}")))
-        .bearer_auth(&app.key)
-        .json(&json!({ "is_active": false }))
-        .send()
-        .await
-        .unwrap();
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v2/webhooks/{paused_id}"),
+            &json!({ "is_active": false }),
+        )
+        .await;
     assert_eq!(response.status(), 200);
     // A second consumer, subscribed and then deactivated by an operator.
     let (consumer_b, key_b) = crate::harness::create_consumer_with_key(&app.pg, "b").await;

@@ -185,16 +185,7 @@ async fn gone_deactivates_the_subscription_and_stops_retrying() {
         .as_deref()
         .unwrap()
         .contains("subscription deactivated, no retry"));
-    let shown: Value = app
-        .http
-        .get(app.url(&format!("/api/v2/webhooks/{sub}")))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let shown: Value = app.get_json(&format!("/api/v2/webhooks/{sub}")).await;
     assert_eq!(shown["is_active"], false);
     assert_eq!(shown["disabled_reason"], "receiver answered 410 Gone");
     assert!(shown["disabled_at"].is_string());
@@ -226,16 +217,7 @@ async fn a_subscription_failing_for_too_long_is_deactivated_with_a_reason() {
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.insert("annotations").await;
     let shown: Value = eventually(WAIT, "auto-deactivation", || async {
-        let v: Value = app
-            .http
-            .get(app.url(&format!("/api/v2/webhooks/{sub}")))
-            .bearer_auth(&app.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v: Value = app.get_json(&format!("/api/v2/webhooks/{sub}")).await;
         (v["is_active"] == false).then_some(v)
     })
     .await;
@@ -261,13 +243,12 @@ async fn a_subscription_failing_for_too_long_is_deactivated_with_a_reason() {
     // Reactivating clears the reason and delivery resumes.
     receiver.always(Reply::status(200));
     let v: Value = app
-        .http
-        .patch(app.url(&format!("/api/v2/webhooks/{sub}")))
-        .bearer_auth(&app.key)
-        .json(&serde_json::json!({ "is_active": true }))
-        .send()
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v2/webhooks/{sub}"),
+            &serde_json::json!({ "is_active": true }),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -257,14 +257,7 @@ async fn a_consumer_supplied_32_byte_secret_with_padding_verifies_with_every_lib
     assert!(Secret::parse(secret).is_ok());
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
-    let created = app
-        .http
-        .post(app.url("/api/v2/webhooks"))
-        .bearer_auth(&app.key)
-        .json(&json!({ "event_type": "interaction_event.created", "target_url": receiver.url(), "secret": secret }))
-        .send()
-        .await
-        .unwrap();
+    let created = app.send_json(reqwest::Method::POST, "/api/v2/webhooks", &json!({ "event_type": "interaction_event.created", "target_url": receiver.url(), "secret": secret })).await;
     assert_eq!(created.status(), 201);
     app.insert("interaction_events").await;
     let got = receiver.wait_for(1, WAIT).await.remove(0);

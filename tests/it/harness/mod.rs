@@ -211,6 +211,25 @@ impl TestApp {
             .unwrap()
     }
 
+    /// GET with this app's key; the JSON response.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.get(path, &self.key).await.json().await.unwrap()
+    }
+
+    /// A request with a JSON body and this app's key; the response as it came.
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, path, &self.key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// POST without a body, with this app's key; the JSON response.
     pub async fn post_json(&self, path: &str) -> Value {
         self.request(reqwest::Method::POST, path, &self.key)
