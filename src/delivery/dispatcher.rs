@@ -39,6 +39,11 @@ const MAX_FAN_OUT: i64 = 1000;
 /// this window the stream has stopped and the doorbell takes over.
 const IDLE_LINGER: Duration = Duration::from_millis(5);
 const LINGER_POLL: Duration = Duration::from_millis(1);
+/// How often a busy dispatcher looks for due jobs when nothing it saw says
+/// there are any: retries coming due, expired leases, other replicas'
+/// overflow. The claim probes every subscription, so it is not run on every
+/// 1 ms linger poll.
+const CLAIM_EVERY: Duration = Duration::from_millis(50);
 pub struct Worker {
     pool: Pool,
     client: WebhookClient,
@@ -74,6 +79,29 @@ struct Work {
     /// Fewer events and due jobs than asked for: the queue is empty for
     /// now, so looking again at once would only find nothing.
     drained: bool,
+}
+
+/// When the dispatcher runs the claim statement.
+struct ClaimPacing {
+    /// Claim no later than this.
+    next: Instant,
+    /// Due jobs this replica knows of are waiting: its fan-out had no room to
+    /// lease them, or the last claim filled every free slot or met a
+    /// subscription's cap. Claim every round until a claim comes back short.
+    known_due: bool,
+}
+
+impl ClaimPacing {
+    fn due(&self) -> bool {
+        self.known_due || Instant::now() >= self.next
+    }
+
+    /// After a claim that got `claimed` of `asked`; `capped`: some
+    /// subscription is now at its cap.
+    fn claimed(&mut self, claimed: usize, asked: usize, capped: bool) {
+        self.known_due = claimed >= asked || capped;
+        self.next = Instant::now() + CLAIM_EVERY;
+    }
 }
 
 /// (subscriptions, attempts in flight) on this replica, for the cap.
@@ -139,6 +167,10 @@ impl Worker {
         let mut armed = false;
         // When the last round found work (the linger window starts there).
         let mut last_work: Option<Instant> = None;
+        let mut pacing = ClaimPacing {
+            next: Instant::now(),
+            known_due: true,
+        };
 
         while !cancel.is_cancelled() {
             while attempts.try_join_next().is_some() {}
@@ -157,7 +189,10 @@ impl Worker {
                 results: &results,
                 in_flight: &in_flight,
             };
-            match self.take_work(launch, &mut jobs_per_event).await {
+            match self
+                .take_work(launch, &mut jobs_per_event, &mut pacing)
+                .await
+            {
                 Ok(work) if work.events > 0 || work.started > 0 => {
                     started += work.started as u64;
                     last_work = Some(Instant::now());
@@ -219,6 +254,8 @@ impl Worker {
                     self.metrics.wakeups.with_label_values(&["poll"]).inc();
                 }
             }
+            // Whatever came due while asleep is claimed on waking.
+            pacing.next = Instant::now();
         }
         self.bell.disarm().await;
         let _ = janitor.await;
@@ -233,6 +270,7 @@ impl Worker {
         &self,
         mut launch: Launch<'_>,
         jobs_per_event: &mut f64,
+        pacing: &mut ClaimPacing,
     ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
         let lease_ms = self.lease.as_millis() as i64;
@@ -259,11 +297,14 @@ impl Worker {
                 "fanned out"
             );
         }
+        if batch.jobs > batch.leased.len() as i64 {
+            pacing.known_due = true;
+        }
         let mut started = self.start_all(batch.leased, &mut launch)?;
         let mut drained = batch.events < events;
 
         let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
-        if free > 0 {
+        if free > 0 && pacing.due() {
             let (busy_subs, busy_counts) = in_flight_per_subscription(launch.in_flight);
             let timer = std::time::Instant::now();
             let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
@@ -288,10 +329,18 @@ impl Worker {
                     "claimed"
                 );
             }
-            drained &= (rows.len() as i64) < free;
+            let claimed = rows.len();
+            drained &= (claimed as i64) < free;
             started +=
                 self.start_all(rows.iter().map(ClaimedJob::from_row).collect(), &mut launch)?;
-        } else {
+            // A subscription at its cap may have due jobs the claim had to leave.
+            let capped = in_flight_per_subscription(launch.in_flight)
+                .1
+                .iter()
+                .any(|&n| i64::from(n) >= self.per_subscription);
+            pacing.claimed(claimed, free as usize, capped);
+        } else if free == 0 {
+            // No slots, so no telling whether more is due.
             drained = false;
         }
         Ok(Work {

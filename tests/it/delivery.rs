@@ -172,6 +172,51 @@ async fn inactive_subscriptions_and_consumers_get_nothing() {
 }
 
 #[tokio::test]
+async fn a_retry_comes_due_and_is_sent_while_a_stream_keeps_the_worker_busy() {
+    let app = TestApp::spawn().await;
+    let failing = Receiver::start().await;
+    failing.script([Reply::status(500)]);
+    let healthy = Receiver::start().await;
+    let (sub, _) = app
+        .subscribe("outcome_signal.created", &failing.url())
+        .await;
+    app.subscribe("interaction_event.created", &healthy.url())
+        .await;
+    app.insert("outcome_signals").await;
+    // Other events back to back until the retry (due 100 ms after the first
+    // attempt) arrives: a dispatcher busy with a stream polls instead of
+    // sleeping, so only its periodic claim can find the retry.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut streamed = 0;
+    while failing.received().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no retry within {WAIT:?} while {streamed} other events streamed"
+        );
+        app.insert("interaction_events").await;
+        streamed += 1;
+    }
+    healthy.wait_for(streamed, WAIT).await;
+    let log = eventually(WAIT, "the retry recorded", || async {
+        let log = app.log(sub).await;
+        (log.len() == 3).then_some(log)
+    })
+    .await;
+    let steps: Vec<_> = log
+        .iter()
+        .map(|(status, code, _)| (status.as_str(), *code))
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("pending", None),
+            ("failed", Some(500)),
+            ("delivered", Some(200))
+        ]
+    );
+}
+
+#[tokio::test]
 async fn a_failing_receiver_is_retried_on_schedule_and_the_log_shows_each_step() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
