@@ -310,3 +310,66 @@ async fn readiness_follows_the_database_and_delivery_resumes_after_it_returns() 
     let got = receiver.wait_for(1, WAIT).await;
     assert_eq!(got[0].json()["data"]["body"], "after the outage");
 }
+
+#[tokio::test]
+async fn a_database_outage_mid_delivery_loses_no_event_and_no_result() {
+    let app = TestApp::spawn().await;
+    let receiver = Receiver::start().await;
+    receiver.always(Reply {
+        delay: Duration::from_millis(300),
+        ..Reply::status(200)
+    });
+    let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
+    insert_annotations(&app, 40).await;
+    receiver.wait_for(1, WAIT).await;
+
+    // Every connection dropped and refused while attempts are in flight: their
+    // results must wait in the service until the database is back.
+    let admin = crate::harness::TestDb::admin_client().await;
+    let name = &app.db.name;
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[name],
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+
+    let pg = app.db.client().await;
+    let delivered = eventually(WAIT, "a delivered row for every event", || async {
+        let row = pg
+            .query_one(
+                "SELECT count(DISTINCT payload->>'id'), count(*) FROM webhook_deliveries \
+                 WHERE webhook_subscription_id = $1 AND status = 'delivered'",
+                &[&sub],
+            )
+            .await
+            .unwrap();
+        let (events, rows): (i64, i64) = (row.get(0), row.get(1));
+        (events == 40).then_some(rows)
+    })
+    .await;
+    assert_eq!(delivered, 40, "one delivered row per event");
+    let received = receiver.received();
+    let sent: std::collections::HashSet<_> = received.iter().map(|r| r.event_id()).collect();
+    assert_eq!(
+        (sent.len(), received.len()),
+        (40, 40),
+        "each event sent once"
+    );
+    let left: i64 = pg
+        .query_one("SELECT count(*) FROM ihf_jobs", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "no job left behind");
+}
