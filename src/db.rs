@@ -113,6 +113,22 @@ pub fn pool(url: &str, kind: PoolKind, size: usize) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Pool(e.to_string()))
 }
 
+/// An error and its causes on one line, for logs: a tokio-postgres error says
+/// only "db error" and keeps the server's words in its source.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// Connects one client outside any pool and drives its connection in the background.
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
     let config = pg_config(url, PoolKind::Api).map_err(|e| match e {
@@ -122,8 +138,38 @@ pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {
-            tracing::debug!(error = %e, "database connection closed");
+            tracing::debug!(error = %describe(&e), "database connection closed");
         }
     });
     Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[derive(Debug)]
+    struct Outer(std::io::Error);
+    impl std::fmt::Display for Outer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("db error")
+        }
+    }
+    impl std::error::Error for Outer {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn describe_carries_the_cause_a_bare_display_hides() {
+        let e = Outer(std::io::Error::other(
+            "FATAL: database \"x\" is not currently accepting connections",
+        ));
+        assert_eq!(e.to_string(), "db error");
+        assert_eq!(
+            describe(&e),
+            "db error: FATAL: database \"x\" is not currently accepting connections"
+        );
+    }
 }

@@ -113,7 +113,7 @@ impl Doorbell {
             }
             Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Arming::Elsewhere,
             Err(e) => {
-                tracing::debug!(error = %e, "cannot take the doorbell lock");
+                tracing::debug!(error = %db::describe(&e), "cannot take the doorbell lock");
                 Arming::Unavailable
             }
         }
@@ -129,7 +129,7 @@ impl Doorbell {
             let unlock = format!("SELECT pg_advisory_unlock({class}, {object})");
             if let Err(e) = session.simple_query(&unlock).await {
                 // The connection is failing; the lock goes with it.
-                tracing::debug!(error = %e, "cannot release the doorbell lock");
+                tracing::debug!(error = %db::describe(&e), "cannot release the doorbell lock");
             }
         }
     }
@@ -172,7 +172,7 @@ pub async fn run(
     let mut first = true;
     loop {
         let connect = (|| config.connect(NoTls)).retry(backoff.build()).notify(
-            |e, delay| tracing::warn!(error = %e, retry_in = ?delay, "listener cannot connect"),
+            |e, delay| tracing::warn!(error = %db::describe(e), retry_in = ?delay, "listener cannot connect"),
         );
         let (client, mut connection) = tokio::select! {
             _ = cancel.cancelled() => return,
@@ -199,7 +199,7 @@ pub async fn run(
         });
         let setup = format!("SET lock_timeout = '{ARM_TIMEOUT}'; LISTEN {CHANNEL}");
         if let Err(e) = client.batch_execute(&setup).await {
-            tracing::warn!(error = %e, "LISTEN failed; reconnecting");
+            tracing::warn!(error = %db::describe(&e), "LISTEN failed; reconnecting");
             driver.abort();
             continue;
         }
@@ -223,7 +223,7 @@ pub async fn run(
                 }
                 ended = &mut driver => break match ended {
                     Ok(Ok(())) => "connection closed".to_string(),
-                    Ok(Err(e)) => e.to_string(),
+                    Ok(Err(e)) => db::describe(&e),
                     Err(e) => e.to_string(),
                 },
                 _ = tokio::time::sleep(PING_INTERVAL) => {
