@@ -1,8 +1,9 @@
 -- Fan a batch of captured events out to every active subscription of an active
 -- consumer for the event's type: one job and one 'pending' log row each. Each
--- event gets its id here. Jobs are leased to this replica at once (attempt 1,
--- run_at = lease expiry) as far as there is room, so the dispatcher starts them
--- without claiming them again; the rest are due now for any replica's claim.
+-- event gets its id here, derived from the captured row. Jobs are leased to
+-- this replica at once (attempt 1, run_at = lease expiry) as far as there is
+-- room, so the dispatcher starts them without claiming them again; the rest
+-- are due now for any replica's claim.
 -- $1: events to take; $2: jobs to lease at most (free slots); $3: lease in ms;
 -- $4: this replica; $5: attempts in flight per subscription at most;
 -- $6/$7: subscriptions with attempts in flight on this replica, and how many.
@@ -13,7 +14,13 @@ WITH taken AS (
      WHERE seq = ANY (ARRAY(SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
     RETURNING seq, event_type, data, occurred_at
 ), events AS (
-    SELECT seq, gen_random_uuid() AS event_id, event_type, data, occurred_at FROM taken
+    -- The id is a function of the captured row (migrations/V9), so an event
+    -- fanned out again after a lost commit keeps it.
+    SELECT t.seq,
+           md5(i.event_id_salt::text || ':' || t.seq || ':'
+               || (extract(epoch FROM t.occurred_at) * 1000000)::bigint)::uuid AS event_id,
+           t.event_type, t.data, t.occurred_at
+      FROM taken t CROSS JOIN ihf_installation i
 ), targets AS (
     SELECT e.seq, e.event_id, s.id AS subscription_id,
            jsonb_build_object(

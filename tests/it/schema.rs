@@ -93,6 +93,62 @@ async fn capture_records_the_whole_row_in_the_same_transaction() {
     );
 }
 
+/// Runs the fan-out statement in a transaction that is rolled back; the
+/// (annotation body, event id) of each job it made.
+async fn fan_out_rolled_back(client: &mut tokio_postgres::Client) -> Vec<(String, uuid::Uuid)> {
+    let tx = client.transaction().await.unwrap();
+    let no_busy: (Vec<uuid::Uuid>, Vec<i32>) = (Vec::new(), Vec::new());
+    let rows = tx
+        .query(
+            sql::OUTBOX_FAN_OUT,
+            &[
+                &10_i64,
+                &10_i64,
+                &60_000_i64,
+                &uuid::Uuid::new_v4(),
+                &64_i64,
+                &no_busy.0,
+                &no_busy.1,
+            ],
+        )
+        .await
+        .unwrap();
+    let mut ids: Vec<(String, uuid::Uuid)> = rows
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(r.get("body")).unwrap();
+            let text = body["data"]["body"].as_str().unwrap().to_string();
+            (text, r.get("event_id"))
+        })
+        .collect();
+    ids.sort();
+    tx.rollback().await.unwrap();
+    ids
+}
+
+#[tokio::test]
+async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
+    let db = TestDb::migrated().await;
+    let mut client = db.client().await;
+    client
+        .batch_execute(
+            "WITH c AS (INSERT INTO api_consumers (name) VALUES ('c') RETURNING id) \
+             INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT id, 'annotation.created', 'https://example.com/hook', \
+                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' FROM c; \
+             INSERT INTO annotations (body) VALUES ('first'), ('second');",
+        )
+        .await
+        .unwrap();
+    // The worker commits asynchronously: a crash can undo a fan-out whose
+    // webhooks went out. A rollback loses it the same way.
+    let first = fan_out_rolled_back(&mut client).await;
+    let again = fan_out_rolled_back(&mut client).await;
+    assert_eq!(first.len(), 2);
+    assert_ne!(first[0].1, first[1].1);
+    assert_eq!(first, again, "the same events, the same ids");
+}
+
 #[tokio::test]
 async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
     let db = TestDb::migrated().await;
