@@ -21,5 +21,6 @@ mod interop;
 mod isolation;
 mod observability;
 mod process;
+mod restart;
 mod schema;
 mod sdk;
