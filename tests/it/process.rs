@@ -111,6 +111,27 @@ async fn insert_annotations(app: &TestApp, n: i32) {
         .unwrap();
 }
 
+/// Refuses (and drops) every connection to the app's database, or lets them in again.
+async fn database_reachable(app: &TestApp, reachable: bool) {
+    let admin = crate::harness::TestDb::admin_client().await;
+    let name = &app.db.name;
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable}"
+        ))
+        .await
+        .unwrap();
+    if !reachable {
+        admin
+            .execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+                &[name],
+            )
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn a_replica_killed_mid_delivery_loses_nothing_and_duplicates_only_what_was_in_flight() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
@@ -268,19 +289,7 @@ async fn readiness_follows_the_database_and_delivery_resumes_after_it_returns() 
     };
     ready(200).await;
 
-    let admin = crate::harness::TestDb::admin_client().await;
-    let name = &app.db.name;
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[name],
-        )
-        .await
-        .unwrap();
+    database_reachable(&app, false).await;
     let down = ready(503).await;
     assert_eq!(down["status"], "not ready");
     assert_eq!(down["checks"]["database"], "unreachable");
@@ -294,10 +303,7 @@ async fn readiness_follows_the_database_and_delivery_resumes_after_it_returns() 
     })
     .await;
 
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    database_reachable(&app, true).await;
     let up = ready(200).await;
     assert_eq!(up["checks"]["listener"], "ok");
     let pg = app.db.client().await;
@@ -325,24 +331,9 @@ async fn a_database_outage_mid_delivery_loses_no_event_and_no_result() {
 
     // Every connection dropped and refused while attempts are in flight: their
     // results must wait in the service until the database is back.
-    let admin = crate::harness::TestDb::admin_client().await;
-    let name = &app.db.name;
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
-        .await
-        .unwrap();
-    admin
-        .execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
-            &[name],
-        )
-        .await
-        .unwrap();
+    database_reachable(&app, false).await;
     tokio::time::sleep(Duration::from_millis(800)).await;
-    admin
-        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
-        .await
-        .unwrap();
+    database_reachable(&app, true).await;
 
     let pg = app.db.client().await;
     let delivered = eventually(WAIT, "a delivered row for every event", || async {
