@@ -17,7 +17,7 @@
 #               (IHF_BIN, default target/release/ihf-webhooks; the mode is skipped
 #               when it is not built): its dispatcher drains the outbox (no
 #               subscriptions, so every event is fanned out to nobody), arms the
-#               doorbell whenever it runs dry and disarms when rung. The framework's
+#               doorbell once it has found nothing for 5 ms and disarms when rung. The framework's
 #               throughput with the whole service beside it, drain CPU included.
 #   waiting   - as triggers, while another session holds the doorbell lock as an
 #               idle worker does, so every insert calls pg_notify (the cost of the
@@ -122,26 +122,20 @@ done
 psql_db "$DB_TRIG" -At -c "SELECT pg_get_functiondef('ihf_capture()'::regprocedure)" \
     > "$TMP/ihf_capture_current.sql"
 echo ';' >> "$TMP/ihf_capture_current.sql"
-cat > "$TMP/ihf_capture_always.sql" <<'SQL'
-CREATE OR REPLACE FUNCTION ihf_capture() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO ihf_outbox (event_type, data)
-    SELECT TG_ARGV[0], to_jsonb(r) FROM ihf_new_rows r;
-    PERFORM pg_notify('ihf_events', '');
-    RETURN NULL;
-END;
-$$;
-SQL
-
-cat > "$TMP/ihf_capture_outbox.sql" <<'SQL'
-CREATE OR REPLACE FUNCTION ihf_capture() RETURNS TRIGGER LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO ihf_outbox (event_type, data)
-    SELECT TG_ARGV[0], to_jsonb(r) FROM ihf_new_rows r;
-    RETURN NULL;
-END;
-$$;
-SQL
+# Variants of the capture function: the outbox INSERT, then $1 (a doorbell
+# statement, or nothing).
+capture_variant() {
+    printf '%s\n' "CREATE OR REPLACE FUNCTION ihf_capture() RETURNS TRIGGER LANGUAGE plpgsql AS \$\$" \
+        "BEGIN" \
+        "    INSERT INTO ihf_outbox (event_type, data)" \
+        "    SELECT TG_ARGV[0], to_jsonb(r) FROM ihf_new_rows r;" \
+        "${1:-}" \
+        "    RETURN NULL;" \
+        "END;" \
+        "\$\$;"
+}
+capture_variant "    PERFORM pg_notify('ihf_events', '');" > "$TMP/ihf_capture_always.sql"
+capture_variant > "$TMP/ihf_capture_outbox.sql"
 
 # One ~100-byte annotation per transaction, autocommit.
 cat > "$TMP/insert_annotation.sql" <<'SQL'
@@ -154,6 +148,17 @@ SOURCE_TABLES="interaction_events, annotations, requirement_candidates, decision
 DOORBELL_LOCK="-1732109582, 1"
 WAITER_PID=""
 WAITER_APP="ihf_bench_doorbell_waiter"
+wait_for_doorbell() { # application_name pid: until that session holds the doorbell lock (10 s)
+    local i
+    for i in $(seq 100); do
+        [[ "$(psql_db "$DB_TRIG" -At -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+              WHERE l.locktype = 'advisory' AND l.mode = 'ExclusiveLock' AND l.granted AND l.objid = 1
+                AND l.classid = (${DOORBELL_LOCK%%,*})::oid AND a.application_name = '$1'")" == 1 ]] && return 0
+        kill -0 "$2" 2>/dev/null || return 1
+        sleep 0.1
+    done
+    return 1
+}
 stop_waiter() {
     [[ -n "$WAITER_PID" ]] || return 0
     # Killing psql alone would leave its backend asleep, still holding the lock.
@@ -167,14 +172,7 @@ start_waiter() { # a session that holds the doorbell lock, as an idle worker doe
     PGAPPNAME="$WAITER_APP" psql_db "$DB_TRIG" -c "SELECT pg_advisory_lock($DOORBELL_LOCK)" \
         -c "SELECT pg_sleep(86400)" >/dev/null 2>&1 &
     WAITER_PID=$!
-    local i
-    for i in $(seq 50); do
-        [[ "$(psql_db "$DB_TRIG" -At -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'
-              AND mode = 'ExclusiveLock' AND granted AND objid = 1
-              AND classid = (${DOORBELL_LOCK%%,*})::oid")" == 1 ]] && return 0
-        sleep 0.1
-    done
-    log "the waiter session did not get the doorbell lock"; exit 1
+    wait_for_doorbell "$WAITER_APP" "$WAITER_PID" || { log "the waiter session did not get the doorbell lock"; exit 1; }
 }
 IHF_BIN="${IHF_BIN:-$ROOT/target/release/ihf-webhooks}"
 SVC_PID=""
@@ -189,16 +187,8 @@ start_service() { # the real service, idle, its dispatcher waiting at the doorbe
     DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$DB_TRIG" IHF_LISTEN="127.0.0.1:$port" \
         IHF_DB_POOL_SIZE=4 RUST_LOG=warn "$IHF_BIN" serve >"$TMP/service.log" 2>&1 &
     SVC_PID=$!
-    local i
-    for i in $(seq 100); do
-        [[ "$(psql_db "$DB_TRIG" -At -c "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-              WHERE l.locktype = 'advisory' AND l.granted AND l.objid = 1
-                AND l.classid = (${DOORBELL_LOCK%%,*})::oid
-                AND a.application_name = 'ihf-webhooks-listener'")" == 1 ]] && return 0
-        kill -0 "$SVC_PID" 2>/dev/null || break
-        sleep 0.1
-    done
-    cat "$TMP/service.log" >&2; log "the service did not start waiting at the doorbell"; exit 1
+    wait_for_doorbell ihf-webhooks-listener "$SVC_PID" \
+        || { cat "$TMP/service.log" >&2; log "the service did not start waiting at the doorbell"; exit 1; }
 }
 svc_cpu() { # jiffies used by the live service so far (0 when none runs)
     local F=()
