@@ -7,15 +7,15 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::access::request_log::{self, RequestLog};
 use crate::api::{self, gate, upkeep, AppState};
+use crate::capture::doorbell::{self, Doorbell};
 use crate::config::Config;
 use crate::db::{self, PoolKind};
 use crate::delivery::client::WebhookClient;
+use crate::delivery::ssrf::TargetPolicy;
 use crate::delivery::Worker;
-use crate::listener::{self, Doorbell};
 use crate::metrics::Metrics;
-use crate::request_log::{self, RequestLog};
-use crate::ssrf::TargetPolicy;
 
 /// Which halves of the service this process runs (`--no-worker`, `--no-api`).
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +77,7 @@ impl App {
                 PoolKind::Worker,
                 self.config.db_pool_size,
             )?;
-            tasks.spawn(listener::run(
+            tasks.spawn(doorbell::run(
                 self.config.database_url.clone(),
                 bell.clone(),
                 self.metrics.clone(),

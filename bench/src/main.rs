@@ -12,9 +12,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use ihf_webhooks::consumers::{self, NewConsumer};
-use ihf_webhooks::events::EVENT_TYPES;
-use ihf_webhooks::signing::WebhookSecret;
+use ihf_webhooks::access::consumers::{self, NewConsumer};
+use ihf_webhooks::capture::event_types::EVENT_TYPES;
+use ihf_webhooks::delivery::signing::WebhookSecret;
 use serde::Serialize;
 
 use receiver::Receiver;
@@ -369,10 +369,10 @@ async fn api(args: &Args) -> anyhow::Result<Row> {
         },
     )
     .await?;
-    let key = ihf_webhooks::keys::issue(
+    let key = ihf_webhooks::access::keys::issue(
         &client,
         consumer.id,
-        &ihf_webhooks::keys::Scopes::default_scopes(),
+        &ihf_webhooks::access::keys::Scopes::default_scopes(),
         "static",
         None,
     )

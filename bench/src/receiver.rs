@@ -13,7 +13,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use ihf_webhooks::signing::WebhookSecret;
+use ihf_webhooks::delivery::signing::WebhookSecret;
 use tokio::sync::Notify;
 
 #[derive(Default)]

@@ -29,7 +29,7 @@ impl BenchDb {
             server: server.to_string(),
             name,
         };
-        ihf_webhooks::migrate::run(&db.url(), true).await?;
+        ihf_webhooks::db::migrate::run(&db.url(), true).await?;
         Ok(db)
     }
 

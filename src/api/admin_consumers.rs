@@ -17,8 +17,8 @@ use super::problem::Problem;
 use super::query::ApiQuery;
 use super::webhooks::{parse_id, ListQuery};
 use super::AppState;
-use crate::consumers::{self, Consumer, ConsumerChanges, NewConsumer};
-use crate::keys::Scope;
+use crate::access::consumers::{self, Consumer, ConsumerChanges, NewConsumer};
+use crate::access::keys::Scope;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -19,7 +19,7 @@ use super::problem::Problem;
 use super::query::ApiQuery;
 use super::webhooks::parse_id;
 use super::AppState;
-use crate::keys::{self, IssuedKey, KeyInfo, Scope, Scopes};
+use crate::access::keys::{self, IssuedKey, KeyInfo, Scope, Scopes};
 
 /// The longest lifetime a key can be given: ten years.
 const MAX_EXPIRES_IN: i64 = 10 * 366 * 86_400;

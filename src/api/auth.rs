@@ -22,9 +22,9 @@ use uuid::Uuid;
 
 use super::problem::Problem;
 use super::AppState;
+use crate::access::keys::{self, Scope, Scopes};
+use crate::access::limits::{DailyCount, Limits};
 use crate::db::sql;
-use crate::keys::{self, Scope, Scopes};
-use crate::limits::{DailyCount, Limits};
 
 /// Most cached keys; past this the cache starts over (it only saves lookups).
 const MAX_CACHED: usize = 10_000;

@@ -18,8 +18,8 @@ use super::problem::Problem;
 use super::query::ApiQuery;
 use super::webhooks::own_subscription;
 use super::AppState;
+use crate::access::keys::Scope;
 use crate::db::sql;
-use crate::keys::Scope;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))

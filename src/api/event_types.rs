@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use crate::events::{self, EVENT_TYPES};
+use crate::capture::event_types::{self, EVENT_TYPES};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
@@ -49,7 +49,7 @@ async fn list() -> Json<EventTypeList> {
                 name: t.name.to_string(),
                 description: t.description.to_string(),
                 source_table: t.table.to_string(),
-                example: events::example_envelope(t),
+                example: event_types::example_envelope(t),
             })
             .collect(),
     })

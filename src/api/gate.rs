@@ -24,9 +24,9 @@ use uuid::Uuid;
 use super::auth::{self, AuthError, Authenticator};
 use super::problem::Problem;
 use super::AppState;
-use crate::keys::Scope;
-use crate::limits::{Decision, Limiter};
-use crate::request_log::{Entry, RequestLog};
+use crate::access::keys::Scope;
+use crate::access::limits::{Decision, Limiter};
+use crate::access::request_log::{Entry, RequestLog};
 
 /// What the gate keeps between requests.
 #[derive(Debug)]

@@ -13,8 +13,8 @@ use uuid::Uuid;
 use super::auth::Caller;
 use super::problem::Problem;
 use super::AppState;
-use crate::consumers::{self, Consumer};
-use crate::limits::Decision;
+use crate::access::consumers::{self, Consumer};
+use crate::access::limits::Decision;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(me))

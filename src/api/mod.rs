@@ -31,10 +31,10 @@ use axum::{middleware, Router};
 use deadpool_postgres::Pool;
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::capture::doorbell::Doorbell;
 use crate::delivery::client::WebhookClient;
-use crate::listener::Doorbell;
+use crate::delivery::ssrf::TargetPolicy;
 use crate::metrics::Metrics;
-use crate::ssrf::TargetPolicy;
 
 /// Request bodies larger than this are refused (OWASP API4).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;

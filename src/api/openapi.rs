@@ -21,7 +21,7 @@ use utoipa_axum::routes;
 
 use super::gate::RouteScopes;
 use super::AppState;
-use crate::keys::Scope;
+use crate::access::keys::Scope;
 
 #[derive(OpenApi)]
 #[openapi(

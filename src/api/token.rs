@@ -30,7 +30,7 @@ use uuid::Uuid;
 use super::auth::{AuthError, KeyRecord};
 use super::gate::set_rate_limit_headers;
 use super::AppState;
-use crate::keys::{self, Scope, Scopes};
+use crate::access::keys::{self, Scope, Scopes};
 
 const ENDPOINT: &str = "/api/v2/token";
 
@@ -205,7 +205,7 @@ async fn exchange(
     headers: &HeaderMap,
     body: &[u8],
     consumer: &mut Option<Uuid>,
-    decision: &mut Option<crate::limits::Decision>,
+    decision: &mut Option<crate::access::limits::Decision>,
 ) -> Result<TokenResponse, Failure> {
     let form = Form::parse(headers, body)?;
     let basic = basic_credentials(headers)?;

@@ -13,8 +13,8 @@ use super::auth::Caller;
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::AppState;
+use crate::access::keys::Scope;
 use crate::db::sql;
-use crate::keys::Scope;
 
 /// The longest span one request may cover.
 const MAX_DAYS: i64 = 92;

@@ -19,11 +19,11 @@ use super::auth::Caller;
 use super::problem::Problem;
 use super::webhooks::parse_id;
 use super::AppState;
+use crate::access::keys::Scope;
 use crate::db::sql;
 use crate::delivery::attempt::{parse_secrets, sign_and_send};
 use crate::delivery::outcome::describe;
-use crate::keys::Scope;
-use crate::signing::WebhookSecret;
+use crate::delivery::signing::WebhookSecret;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -18,10 +18,10 @@ use super::page::{self, Page};
 use super::problem::Problem;
 use super::query::ApiQuery;
 use super::AppState;
+use crate::access::keys::Scope;
+use crate::capture::event_types;
 use crate::db::sql;
-use crate::events;
-use crate::keys::Scope;
-use crate::signing::WebhookSecret;
+use crate::delivery::signing::WebhookSecret;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -100,8 +100,8 @@ async fn create(
     ApiJson(body): ApiJson<CreateSubscription>,
 ) -> Result<impl IntoResponse, Problem> {
     caller.require(Scope::WebhooksWrite)?;
-    if !events::is_event_type(&body.event_type) {
-        let known: Vec<&str> = events::EVENT_TYPES.iter().map(|t| t.name).collect();
+    if !event_types::is_event_type(&body.event_type) {
+        let known: Vec<&str> = event_types::EVENT_TYPES.iter().map(|t| t.name).collect();
         return Err(Problem::invalid_field(
             "event_type",
             format!("unknown event type; one of: {}", known.join(", ")),

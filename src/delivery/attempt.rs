@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
-use crate::signing::{signature_header, WebhookSecret};
+use crate::delivery::signing::{signature_header, WebhookSecret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
 #[derive(Debug, Clone)]

@@ -19,7 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use url::Url;
 
-use crate::ssrf::{Refusal, TargetPolicy};
+use crate::delivery::ssrf::{Refusal, TargetPolicy};
 
 pub const USER_AGENT_VALUE: &str = concat!("ihf-webhooks/", env!("CARGO_PKG_VERSION"));
 

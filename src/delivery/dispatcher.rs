@@ -20,9 +20,9 @@ use super::fan_out;
 use super::janitor;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
+use crate::capture::doorbell::{Arming, Doorbell};
 use crate::config::Config;
 use crate::db::sql;
-use crate::listener::{Arming, Doorbell};
 use crate::metrics::Metrics;
 
 /// Jobs leased or claimed per statement at most.

@@ -8,7 +8,8 @@
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
-//! - [`client`] is the HTTP client with the SSRF-guarded resolver;
+//! - [`signing`] signs with the subscription's secret (Standard Webhooks);
+//! - [`client`] is the HTTP client with the SSRF-guarded resolver ([`ssrf`]);
 //! - [`janitor`] vacuums the queue tables.
 
 pub mod attempt;
@@ -18,5 +19,7 @@ pub mod fan_out;
 pub mod janitor;
 pub mod outcome;
 pub mod recorder;
+pub mod signing;
+pub mod ssrf;
 
 pub use dispatcher::Worker;

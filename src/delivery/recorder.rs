@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::attempt::Finished;
 use super::outcome::LogStatus;
+use crate::capture::doorbell::Doorbell;
 use crate::db::sql;
-use crate::listener::Doorbell;
 use crate::metrics::Metrics;
 
 const MAX_BATCH: usize = 1000;

@@ -28,7 +28,7 @@ async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
         me["quota"]["resets_at"].as_str().unwrap().parse().unwrap();
     assert_eq!(
         resets,
-        ihf_webhooks::limits::next_utc_midnight(chrono::Utc::now())
+        ihf_webhooks::access::limits::next_utc_midnight(chrono::Utc::now())
     );
     assert!(me["consumer"].get("key").is_none());
 }

@@ -213,7 +213,7 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
         .await
         .unwrap();
     assert!(!listed.contains(key), "a list never shows a key");
-    assert!(!listed.contains(&ihf_webhooks::keys::hash_key(key)));
+    assert!(!listed.contains(&ihf_webhooks::access::keys::hash_key(key)));
     let listed: Value = serde_json::from_str(&listed).unwrap();
     let rows = listed["data"].as_array().unwrap();
     assert_eq!(

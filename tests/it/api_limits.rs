@@ -106,7 +106,7 @@ async fn the_daily_quota_refuses_until_quota_resets_at_then_rolls_to_the_next_ut
     assert!(header(&last, "ratelimit").contains("\"day\";r=0;t="));
     let refused = app.get("/api/v2/webhooks", &key).await;
     let now = chrono::Utc::now();
-    let midnight = ihf_webhooks::limits::next_utc_midnight(now);
+    let midnight = ihf_webhooks::access::limits::next_utc_midnight(now);
     let retry_after: i64 = header(&refused, "retry-after").parse().unwrap();
     assert!(
         (retry_after - (midnight - now).num_seconds()).abs() <= 2,
@@ -219,7 +219,7 @@ async fn last_used_at_is_kept_current_without_a_write_per_request() {
         app.pg
             .query_one(
                 "SELECT last_used_at FROM api_keys WHERE key_hash = $1",
-                &[&ihf_webhooks::keys::hash_key(&app.key)],
+                &[&ihf_webhooks::access::keys::hash_key(&app.key)],
             )
             .await
             .unwrap()

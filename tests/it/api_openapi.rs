@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::Request;
+use ihf_webhooks::access::request_log::RequestLog;
 use ihf_webhooks::api::gate::{self, RouteScopes};
 use ihf_webhooks::api::{self, AppState};
 use ihf_webhooks::db::{self, PoolKind};
-use ihf_webhooks::request_log::RequestLog;
 use reqwest::Method;
 use serde_json::{json, Value};
 use tower::ServiceExt;

@@ -43,7 +43,7 @@ async fn refused_requests_are_logged_with_the_route_template_never_a_raw_id() {
     app.pg
         .execute(
             "UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1",
-            &[&ihf_webhooks::keys::hash_key(&revoked)],
+            &[&ihf_webhooks::access::keys::hash_key(&revoked)],
         )
         .await
         .unwrap();

@@ -70,7 +70,7 @@ async fn basic_client_authentication_issues_a_bearer_token_with_the_requested_sc
             "SELECT token_type, scopes, expires_at > now() + interval '59 minutes', \
                     expires_at < now() + interval '61 minutes', issued_from IS NOT NULL \
                FROM api_keys WHERE key_hash = $1",
-            &[&ihf_webhooks::keys::hash_key(access)],
+            &[&ihf_webhooks::access::keys::hash_key(access)],
         )
         .await
         .unwrap();
@@ -214,7 +214,7 @@ async fn only_active_static_keys_authenticate_clients_and_revoking_a_key_revokes
         .pg
         .query_one(
             "SELECT id FROM api_keys WHERE key_hash = $1",
-            &[&ihf_webhooks::keys::hash_key(&app.key)],
+            &[&ihf_webhooks::access::keys::hash_key(&app.key)],
         )
         .await
         .unwrap()

@@ -56,7 +56,7 @@ async fn migrate_is_idempotent_and_safe_from_several_replicas_at_once() {
         applied += report["applied"].as_array().unwrap().len();
         assert_eq!(
             report["current_version"],
-            ihf_webhooks::migrate::latest_version()
+            ihf_webhooks::db::migrate::latest_version()
         );
     }
     assert_eq!(
@@ -101,7 +101,10 @@ async fn consumer_and_key_creation_print_json_and_store_only_the_hash() {
         .query_one("SELECT key_hash, expires_at IS NOT NULL FROM api_keys", &[])
         .await
         .unwrap();
-    assert_eq!(row.get::<_, String>(0), ihf_webhooks::keys::hash_key(text));
+    assert_eq!(
+        row.get::<_, String>(0),
+        ihf_webhooks::access::keys::hash_key(text)
+    );
     assert!(row.get::<_, bool>(1));
     let stored: i64 = client
         .query_one(

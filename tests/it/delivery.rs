@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use ihf_webhooks::events::EVENT_TYPES;
+use ihf_webhooks::capture::event_types::EVENT_TYPES;
 use serde_json::json;
 use standardwebhooks::Webhook;
 
@@ -66,7 +66,7 @@ async fn a_row_in_each_source_table_arrives_once_signed_and_verifiable() {
 
 #[tokio::test]
 async fn our_signatures_match_the_reference_vectors_and_library() {
-    use ihf_webhooks::signing::WebhookSecret;
+    use ihf_webhooks::delivery::signing::WebhookSecret;
     for (secret, id, ts, body) in [
         (
             "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",

@@ -92,7 +92,7 @@ async fn serve_migrates_first_when_asked_to() {
         .await
         .unwrap()
         .get(0);
-    assert_eq!(version, ihf_webhooks::migrate::latest_version());
+    assert_eq!(version, ihf_webhooks::db::migrate::latest_version());
     let pid = serve.id().unwrap().to_string();
     let term = Command::new("kill")
         .args(["-TERM", &pid])

@@ -201,7 +201,7 @@ async fn logs_never_contain_keys_secrets_signatures_or_authorization_headers() {
     );
     let mut forbidden = vec![
         app.key.clone(),
-        ihf_webhooks::keys::hash_key(&app.key),
+        ihf_webhooks::access::keys::hash_key(&app.key),
         first_secret.clone(),
         first_secret["whsec_".len()..].to_string(),
         second_secret.clone(),

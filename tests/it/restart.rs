@@ -178,7 +178,7 @@ async fn a_database_crash_mid_delivery_loses_nothing_and_keeps_each_webhook_id()
     let admin = connect(&cluster.url("postgres")).await;
     admin.batch_execute("CREATE DATABASE ihf").await.unwrap();
     let url = cluster.url("ihf");
-    ihf_webhooks::migrate::run(&url, true).await.unwrap();
+    ihf_webhooks::db::migrate::run(&url, true).await.unwrap();
 
     let receiver = Receiver::start().await;
     receiver.always(Reply {

@@ -10,7 +10,7 @@ use ihf_sdk::client::{
     Client, DeliveryQuery, DeliveryStatus, Error, ListQuery, NewSubscription, SubscriptionUpdate,
 };
 use ihf_sdk::webhooks::{self, Event, EventType, Secret, Verifier, VerifyError};
-use ihf_webhooks::keys::{self, Scopes};
+use ihf_webhooks::access::keys::{self, Scopes};
 use uuid::Uuid;
 
 use crate::harness::{eventually, Receiver, TestApp, WAIT};

@@ -64,7 +64,7 @@ async fn template() -> &'static str {
                 ] {
                     client.batch_execute(&sql).await.unwrap();
                 }
-                ihf_webhooks::migrate::run(&url_for(&building), true)
+                ihf_webhooks::db::migrate::run(&url_for(&building), true)
                     .await
                     .expect("migrations apply to a fresh database");
                 client

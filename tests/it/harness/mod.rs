@@ -9,10 +9,10 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
+use ihf_webhooks::access::consumers::{self, NewConsumer};
+use ihf_webhooks::access::keys::{self, Scopes};
 use ihf_webhooks::app::{App, Parts};
 use ihf_webhooks::config::Config;
-use ihf_webhooks::consumers::{self, NewConsumer};
-use ihf_webhooks::keys::{self, Scopes};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

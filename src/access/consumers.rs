@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use crate::access::limits::next_utc_midnight;
 use crate::db::sql;
-use crate::limits::next_utc_midnight;
 
 /// A consumer as shown to operators (and, through `/me`, to itself).
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use http::Method;
 
-use crate::loopback;
+use crate::cli::loopback;
 
 const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const TIMEOUT: Duration = Duration::from_secs(3);

@@ -13,7 +13,7 @@ use axum::routing::post;
 use subtle::ConstantTimeEq;
 use tokio::sync::mpsc;
 
-use crate::signing::WebhookSecret;
+use crate::delivery::signing::WebhookSecret;
 
 /// Standard Webhooks' replay window.
 const TOLERANCE_SECS: i64 = 5 * 60;

@@ -19,12 +19,14 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::access::consumers::{self, NewConsumer};
+use crate::access::keys::{self, Scopes};
 use crate::app::{App, Parts};
+use crate::cli::loopback;
 use crate::config::Config;
-use crate::consumers::{self, NewConsumer};
-use crate::keys::{self, Scopes};
-use crate::signing::WebhookSecret;
-use crate::{db, loopback, migrate, telemetry};
+use crate::db::{self, migrate};
+use crate::delivery::signing::WebhookSecret;
+use crate::telemetry;
 
 use database::Throwaway;
 use receiver::{Delivery, Receiver};

@@ -1,6 +1,10 @@
 //! The command line (SPEC §2). Results go to stdout as one JSON object, logs
 //! to stderr; a failure is one line on stderr and a non-zero exit.
 
+pub mod demo;
+pub mod healthcheck;
+pub mod loopback;
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,11 +13,12 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use crate::access::consumers::{self, NewConsumer};
+use crate::access::keys::{self, Scopes};
 use crate::app::{App, Parts};
 use crate::config::{parse_duration, Config};
-use crate::consumers::{self, NewConsumer};
-use crate::keys::{self, Scopes};
-use crate::{db, migrate, telemetry};
+use crate::db::{self, migrate};
+use crate::telemetry;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -136,9 +141,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Demo { keep_running } => {
             let cancel = CancellationToken::new();
             tokio::spawn(stop_on_signal(cancel.clone()));
-            return crate::demo::run(keep_running, cancel).await;
+            return crate::cli::demo::run(keep_running, cancel).await;
         }
-        Command::Healthcheck => return print_json(&crate::healthcheck::run().await?),
+        Command::Healthcheck => return print_json(&crate::cli::healthcheck::run().await?),
         _ => {}
     }
     let config = Config::from_env()?;

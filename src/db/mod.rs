@@ -6,12 +6,14 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
+pub mod migrate;
+
 /// Every statement the service runs, loaded from `sql/`. A test prepares each
 /// one against the migrated schema, so a typo fails CI, not production.
 pub mod sql {
     macro_rules! statements {
         ($($name:ident = $file:literal;)*) => {
-            $(pub const $name: &str = include_str!(concat!("../sql/", $file));)*
+            $(pub const $name: &str = include_str!(concat!("../../sql/", $file));)*
             /// (file name, text) of every statement, for the prepare-all test.
             pub const ALL: &[(&str, &str)] = &[$(($file, $name)),*];
         };
@@ -53,7 +55,7 @@ pub mod sql {
         USAGE_BY_DAY = "usage_by_day.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
-    pub const FRAMEWORK_FIXTURE: &str = include_str!("../sql/framework_fixture.sql");
+    pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");
 }
 
 /// Which kind of work a pool serves. The worker's commits are asynchronous

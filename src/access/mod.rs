@@ -1,0 +1,8 @@
+//! Access control for `/api/v2`: [`keys`] (API keys and OAuth tokens),
+//! [`consumers`], [`limits`] (rate limit and daily quota) and the
+//! [`request_log`] every authenticated request lands in.
+
+pub mod consumers;
+pub mod keys;
+pub mod limits;
+pub mod request_log;
