@@ -209,3 +209,130 @@ async fn the_capture_trigger_notifies_only_while_a_worker_waits() {
         "every insert is captured, rung or not"
     );
 }
+
+/// `schema.sql` is the schema as the migrations leave it, so a reader need not
+/// replay the stack of migrations in their head (the capture trigger in V3 is
+/// not the one running, for example). This test dumps a freshly migrated
+/// database and compares; `IHF_WRITE_SCHEMA=1` rewrites the file instead.
+#[tokio::test]
+async fn schema_sql_is_what_the_migrations_make() {
+    let db = TestDb::migrated().await;
+    let out = std::process::Command::new("pg_dump")
+        .args(["--schema-only", "--no-owner", "--no-privileges", "--dbname"])
+        .arg(db.url())
+        .output()
+        .expect("pg_dump must be installed (it comes with PostgreSQL's client package)");
+    assert!(
+        out.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dump = String::from_utf8(out.stdout).unwrap();
+    let server_major = pg_dump_major(&dump);
+    let actual = format!(
+        "{}{}",
+        schema_sql_header(&server_major),
+        normalize_dump(&dump)
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.sql");
+    if std::env::var_os("IHF_WRITE_SCHEMA").is_some() {
+        std::fs::write(path, &actual).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    let committed_major = committed
+        .lines()
+        .find_map(|l| l.strip_prefix("-- Dumped from PostgreSQL "))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_default();
+    if committed_major != server_major && std::env::var_os("CI").is_none() {
+        // pg_dump's output differs between major versions; CI runs the one the
+        // file was made with, and there a mismatch fails below.
+        eprintln!(
+            "schema_sql_is_what_the_migrations_make: NOT COMPARED: schema.sql was dumped from \
+             PostgreSQL {committed_major}, this server is {server_major}"
+        );
+        return;
+    }
+    if committed != actual {
+        let first = committed
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or_else(|| committed.lines().count().min(actual.lines().count()));
+        panic!(
+            "schema.sql differs from what the migrations make (first at line {}: committed {:?}, \
+             migrations {:?}); regenerate it with `IHF_WRITE_SCHEMA=1 cargo test --test it \
+             schema_sql` and commit it",
+            first + 1,
+            committed.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+fn schema_sql_header(major: &str) -> String {
+    format!(
+        "-- The schema as the migrations in migrations/ leave it, with the stand-in\n\
+         -- framework tables of sql/framework_fixture.sql. Generated, do not edit:\n\
+         -- `IHF_WRITE_SCHEMA=1 cargo test --test it schema_sql` rewrites it, and that\n\
+         -- test fails when it drifts from the migrations. Dated log partitions, made\n\
+         -- at run time by partition upkeep, are left out.\n\
+         -- Dumped from PostgreSQL {major}\n\n"
+    )
+}
+
+/// The server's major version, from the dump's own header.
+fn pg_dump_major(dump: &str) -> String {
+    dump.lines()
+        .find_map(|l| l.strip_prefix("-- Dumped from database version "))
+        .and_then(|v| v.split(['.', ' ']).next())
+        .unwrap_or("unknown")
+        .to_owned()
+}
+
+/// Drops what varies between runs and versions but says nothing about the
+/// schema: pg_dump's comment lines, session settings, the random `\restrict`
+/// key of recent versions, and statements about dated log partitions.
+fn normalize_dump(dump: &str) -> String {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in dump.lines() {
+        let noise = line.starts_with("--")
+            || line.starts_with("SET ")
+            || line.starts_with("SELECT pg_catalog.set_config")
+            || line.starts_with("\\restrict")
+            || line.starts_with("\\unrestrict");
+        if noise || (line.is_empty() && current.is_empty()) {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if line.ends_with(';') && !inside_dollar_quote(&current) {
+            statements.push(std::mem::take(&mut current));
+        }
+    }
+    statements.push(current);
+    statements
+        .into_iter()
+        .filter(|s| !s.trim().is_empty() && !names_dated_partition(s))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A function body spans lines ending in `;` inside `$$ … $$`.
+fn inside_dollar_quote(text: &str) -> bool {
+    text.matches("$$").count() % 2 == 1
+}
+
+/// Partitions named after their start time (`webhook_deliveries_p20261202`,
+/// `api_request_log_p202612021530`) exist only at run time.
+fn names_dated_partition(statement: &str) -> bool {
+    statement
+        .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|word| {
+            word.rsplit_once("_p").is_some_and(|(_, stamp)| {
+                stamp.len() >= 8 && stamp.bytes().all(|b| b.is_ascii_digit())
+            })
+        })
+}
