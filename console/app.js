@@ -39,7 +39,7 @@
   }
 
   function append(node, children) {
-    for (const child of children.flat()) {
+    for (const child of children.flat(Infinity)) {
       if (child === null || child === undefined || child === false) continue;
       node.append(child instanceof Node ? child : document.createTextNode(String(child)));
     }
@@ -281,10 +281,21 @@
       const days = bucket === "hour" ? 1 : 13;
       const since = new Date(today.getTime() - days * 86400000).toISOString().slice(0, 10);
       const usage = await api("GET", `/usage?bucket=${bucket}&since=${since}`);
-      charts.replaceChildren(...usageCharts(usage, bucket));
+      const render = () => charts.replaceChildren(...usageCharts(usage, bucket, charts.clientWidth));
+      render();
+      // Redrawn at the new width, so the axis text stays readable.
+      onResize = () => { if (document.body.contains(charts)) render(); };
     };
     await draw();
   }
+
+  /** What to redraw when the window is resized (the usage charts). */
+  let onResize = null;
+  let resizeTimer = null;
+  window.addEventListener("resize", () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => { if (onResize) onResize(); }, 100);
+  });
 
   /** The buckets from the first to the current one, filled from `totals`. */
   function series(usage, bucket) {
@@ -309,7 +320,10 @@
 
   const CLASSES = [["status_2xx", "2xx"], ["status_3xx", "3xx"], ["status_4xx", "4xx"], ["status_5xx", "5xx"]];
 
-  function usageCharts(usage, bucket) {
+  function usageCharts(usage, bucket, width) {
+    // Side by side from 900 px; each chart drawn at its pixel width.
+    const perChart = width >= 900 ? (width - 16) / 2 - 34 : width - 34;
+    W = Math.max(280, Math.floor(perChart));
     const points = series(usage, bucket);
     const total = points.reduce((s, p) => s + p.requests, 0);
     const requests = el("section", { class: "card wide", "aria-labelledby": "req-h" },
@@ -321,7 +335,7 @@
       lineChart(points, bucket),
       legend([["p50", "cp50"], ["p95", "cp95"]]));
     const busy = points.filter((p) => p.requests > 0).reverse();
-    const perBucket = el("details", { class: "card wide" },
+    const perBucket = el("details", { class: "card wide full" },
       el("summary", {}, "The same as a table"),
       table("Requests per bucket", ["Bucket (UTC)", "Requests", "2xx", "3xx", "4xx", "5xx", "p50", "p95"],
         busy.map((p) => el("tr", {},
@@ -337,7 +351,7 @@
       if (row.p95_ms !== null) e.p95_ms = Math.max(e.p95_ms || 0, row.p95_ms);
       endpoints.set(key, e);
     }
-    const perEndpoint = el("section", { class: "card wide", "aria-labelledby": "ep-h" },
+    const perEndpoint = el("section", { class: "card wide full", "aria-labelledby": "ep-h" },
       el("h2", { id: "ep-h" }, "By endpoint"),
       table("Requests by endpoint", ["Endpoint", "Requests", "2xx", "3xx", "4xx", "5xx", "worst p95"],
         [...endpoints.values()].sort((a, b) => b.requests - a.requests).map((e) => el("tr", {},
@@ -352,7 +366,9 @@
       el("li", {}, el("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), name)));
   }
 
-  const W = 720, H = 220, L = 44, B = 24, T = 10;
+  /** Chart size in pixels: W is set to the space there is before drawing. */
+  let W = 720;
+  const H = 220, L = 44, B = 24, T = 10;
 
   function axes(max, n, points, bucket) {
     const g = svg("g", { class: "axes" });
@@ -363,7 +379,7 @@
       label.textContent = fmtNum(Math.round((max * i) / 4 * 10) / 10);
       g.append(label);
     }
-    const every = Math.max(1, Math.ceil(n / 8));
+    const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor((W - L) / 80))));
     points.forEach((p, i) => {
       if (i % every !== 0) return;
       const x = L + ((W - L) * (i + 0.5)) / n;
@@ -553,9 +569,9 @@
     rows.push(["Created", fmtTime(s.created_at)], ["Updated", fmtTime(s.updated_at)]);
     const dl = el("dl", { class: "props" }, rows.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     const links = el("p", {}, can("deliveries:read") ? el("a", { href: `#/deliveries/${id}`, id: "to-deliveries" }, "Deliveries of this subscription →") : null);
-    body.append(dl, links);
+    // Results (and a new secret) go at the top, where they are seen first.
+    body.append(out, dl, links);
     if (can("webhooks:write")) body.append(actions(s, out));
-    body.append(out);
   }
 
   function actions(s, out) {
@@ -593,6 +609,8 @@
       const r = await api("POST", `/webhooks/${s.id}/secret/rotate`);
       show(secretBox("New signing secret", r.secret,
         `Shown once. The old secret keeps signing alongside until ${fmtTime(r.previous_secret_expires_at)}.`));
+      $("new-secret").focus();
+      $("new-secret").select();
     }), { id: "rotate-secret" });
     const remove = button("Delete", () => {
       const really = button("Really delete this subscription", guard(async () => {

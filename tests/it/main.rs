@@ -13,6 +13,7 @@ mod api_request_log;
 mod api_token;
 mod api_webhooks;
 mod cli;
+mod console_browser;
 mod console_routes;
 mod consumer_controls;
 mod delivery;
