@@ -395,3 +395,37 @@ async fn an_admin_key_sees_every_consumer_with_usage_quota_and_subscription_heal
     sign_out(&browser).await;
     browser.quit().await;
 }
+
+#[tokio::test]
+async fn the_console_returns_to_sign_in_when_its_token_expires() {
+    // The console signs out 5 s before the token's end, so 7 s leaves 2 s.
+    let app = TestApp::spawn_with(
+        |env| {
+            env.insert("IHF_TOKEN_TTL", "7s".into());
+        },
+        crate::harness::API_ONLY,
+    )
+    .await;
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    browser.goto(&app.url("/console")).await;
+    browser
+        .wait_for(
+            "the sign-in form",
+            "document.activeElement.id === 'api-key'",
+        )
+        .await;
+    browser.type_into("#api-key", &app.key).await;
+    browser.click("#signin-button").await;
+    browser
+        .wait_for("the console", "!document.getElementById('bar').hidden")
+        .await;
+    browser
+        .wait_for_text("#signin-message", "Your session expired")
+        .await;
+    assert!(!browser.shows("#view").await);
+    assert!(!browser.shows("#bar").await);
+    browser.assert_quiet_console(&[]).await;
+    browser.quit().await;
+}
