@@ -70,6 +70,8 @@ async fn a_consumer_signs_in_sees_its_usage_keys_subscriptions_and_deliveries_an
         .await
         .unwrap();
     assert_eq!(other.status(), 201);
+    let other: Value = other.json().await.unwrap();
+    let other_subscription = other["id"].as_str().unwrap().to_string();
     // Requests the usage page must show.
     for _ in 0..7 {
         let r = app.get("/api/v2/event-types", &app.key).await;
@@ -225,6 +227,40 @@ async fn a_consumer_signs_in_sees_its_usage_keys_subscriptions_and_deliveries_an
     browser
         .wait_for_text("#deliveries-table", "No attempts match.")
         .await;
+    // Filter by time: any status, but only after a time to come.
+    browser
+        .js(
+            "document.getElementById('delivery-status').value = ''; \
+             document.getElementById('delivery-since').value = '2099-01-01T00:00:00';",
+            json!([]),
+        )
+        .await;
+    browser.click("#delivery-filters button[type=submit]").await;
+    browser
+        .wait_for(
+            "an empty list",
+            "document.querySelectorAll('#deliveries-table tr.delivery').length === 0",
+        )
+        .await;
+    browser
+        .wait_for_text("#deliveries-table", "No attempts match.")
+        .await;
+
+    // The other consumer's subscription, even by its id, is not found.
+    browser
+        .goto(&app.url(&format!("/console#/subscriptions/{other_subscription}")))
+        .await;
+    browser
+        .wait_for_text("#view", "Could not load this page: no such subscription")
+        .await;
+    assert!(!browser
+        .js("return document.body.innerText;", json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .contains(other_target));
+    // The API's 404, logged by Chromium, is the expected answer here.
+    browser.assert_quiet_console(&["status of 404"]).await;
 
     // Test event and secret rotation on the detail page.
     browser.click("a[href='#/subscriptions']").await;
