@@ -77,13 +77,24 @@
     return !!session && session.scopes.has(scope);
   }
 
-  /** A table: headers and rows of cells (nodes or text). */
-  function table(caption, headers, rows, attrs) {
-    const t = el("table", attrs || {},
+  /** A table: headers and rows of cells (nodes or text). With `stack`, each
+   *  row becomes a card of labelled cells on a phone. */
+  function table(caption, headers, rows, attrs, stack) {
+    const t = el("table", Object.assign({ class: stack ? "stack" : "" }, attrs || {}),
       el("caption", { class: "sr-only" }, caption),
       el("thead", {}, el("tr", {}, headers.map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, rows));
+    if (stack) label(t.tBodies[0], headers);
     return el("div", { class: "table-wrap" }, t);
+  }
+
+  /** Gives each cell its column's name, which the phone layout shows. */
+  function label(tbody, headers) {
+    for (const row of tbody.rows) {
+      [...row.cells].forEach((cell, i) => {
+        if (!cell.colSpan || cell.colSpan === 1) cell.dataset.label = headers[i] || "";
+      });
+    }
   }
 
   function badge(text, kind) {
@@ -455,7 +466,7 @@
     const list = el("div");
     body.append(
       el("p", {}, "Your consumer's keys, by prefix only; the keys themselves are never shown again after they are issued. Ask an operator for a new key or to revoke one."),
-      el("p", { class: "inline" }, showTokens, el("label", { for: "show-tokens" }, "Also show tokens from the token endpoint (this console's sign-ins among them)")),
+      el("p", { class: "inline check" }, showTokens, el("label", { for: "show-tokens" }, "Also show tokens from the token endpoint (this console's sign-ins among them)")),
       list);
     const draw = async () => {
       const keys = await all("/keys" + (showTokens.checked ? "" : "?token_type=static"));
@@ -469,7 +480,7 @@
             el("td", {}, k.scopes || "—"), el("td", {}, fmtTime(k.created_at)),
             el("td", {}, fmtTime(k.last_used_at)), el("td", {}, k.expires_at ? fmtTime(k.expires_at) : "never"),
             el("td", {}, state, k.revoked_at ? ` ${fmtTime(k.revoked_at)}` : ""));
-        }), { id: "keys-table" }));
+        }), { id: "keys-table" }, true));
     };
     showTokens.addEventListener("change", () => draw().catch(() => {}));
     await draw();
@@ -492,7 +503,7 @@
       table("Subscriptions", ["Event type", "Target", "Health", "Created"], subs.map((s) => el("tr", {},
         el("td", {}, el("a", { href: `#/subscriptions/${s.id}` }, s.event_type)),
         el("td", { class: "url" }, s.target_url), el("td", {}, health(s)), el("td", {}, fmtTime(s.created_at)))),
-      { id: "subscriptions-table" }));
+      { id: "subscriptions-table" }, true));
   }
 
   /** Shows a secret once, with a copy button. */
@@ -661,12 +672,14 @@
       const page = await api("GET", `/webhooks/${id}/deliveries${q}`);
       if (!cursor) tbody.replaceChildren();
       for (const d of page.data) tbody.append(...deliveryRows(d, id, out));
+      label(tbody, HEADERS);
       more.replaceChildren(page.next_cursor ? button("Load older", () => load(page.next_cursor).catch(() => {}), { class: "secondary" }) : "");
       if (!cursor && page.data.length === 0) tbody.append(el("tr", {}, el("td", { colspan: 7 }, "No attempts match.")));
     };
-    list.append(el("div", { class: "table-wrap" }, el("table", { id: "deliveries-table" },
+    const HEADERS = ["Attempted (UTC)", "Event", "Status", "Code", "Latency", "Error", ""];
+    list.append(el("div", { class: "table-wrap" }, el("table", { id: "deliveries-table", class: "stack" },
       el("caption", { class: "sr-only" }, "Attempts, newest first"),
-      el("thead", {}, el("tr", {}, ["Attempted (UTC)", "Event", "Status", "Code", "Latency", "Error", ""].map((h) => el("th", { scope: "col" }, h)))),
+      el("thead", {}, el("tr", {}, HEADERS.map((h) => el("th", { scope: "col" }, h)))),
       tbody)), more,
     button("Refresh", () => load(null).catch(() => {}), { class: "secondary", id: "refresh-deliveries" }));
     await load(null);
@@ -709,7 +722,7 @@
     const rows = await all("/admin/overview");
     body.append(table("Consumers", ["Consumer", "State", "Used today", "Quota per day", "Per minute", "Healthy", "Failing", "Paused", "Disabled"],
       rows.map(({ consumer: c, subscriptions: h }) => el("tr", {},
-        el("td", {}, c.name, el("br"), el("code", { class: "muted" }, c.id)),
+        el("td", {}, el("div", {}, c.name, el("br"), el("code", { class: "muted" }, c.id))),
         el("td", {}, c.is_active ? badge("active", "good") : badge("inactive", "muted")),
         el("td", {}, el("progress", { max: c.quota_per_day, value: Math.min(c.quota_used, c.quota_per_day), "aria-label": `${c.name}: quota used` }),
           " ", fmtNum(c.quota_used)),
@@ -719,7 +732,7 @@
         el("td", { class: "num" }, h.failing ? badge(fmtNum(h.failing), "warn") : "0"),
         el("td", { class: "num" }, fmtNum(h.paused)),
         el("td", { class: "num" }, h.disabled ? badge(fmtNum(h.disabled), "bad") : "0"))),
-      { id: "admin-table" }));
+      { id: "admin-table" }, true));
   }
 
   // ---------------------------------------------------------------- start
