@@ -541,9 +541,9 @@
       e.preventDefault();
       try {
         const created = await api("POST", "/webhooks", { event_type: select.value, target_url: target.value });
-        location.hash = `#/subscriptions/${created.id}`;
         // The detail page shows the secret once.
         pendingSecret = { id: created.id, secret: created.secret, title: "Signing secret" };
+        location.hash = `#/subscriptions/${created.id}`;
       } catch (err) {
         if (err.status !== 401) out.replaceChildren(message(err.message, "error"));
       }

@@ -51,7 +51,8 @@ async fn assert_key_not_kept(browser: &Browser, key: &str) {
 }
 
 #[tokio::test]
-async fn a_consumer_signs_in_sees_its_usage_keys_subscriptions_and_deliveries_and_redelivers() {
+async fn a_consumer_signs_in_sees_usage_keys_and_deliveries_redelivers_and_manages_its_subscriptions(
+) {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     receiver.always(Reply::status(200));
@@ -282,6 +283,69 @@ async fn a_consumer_signs_in_sees_its_usage_keys_subscriptions_and_deliveries_an
     assert!(secret.as_str().unwrap().starts_with("whsec_"), "{secret}");
     assert!(browser.shows("#copy-secret").await);
     browser.screenshots("subscription").await;
+
+    // Create one in the console: its secret is shown once, then edit, pause,
+    // resume and delete it, each checked against the API.
+    browser.click("a[href='#/subscriptions']").await;
+    browser
+        .wait_for_text("#create-form", "New subscription")
+        .await;
+    browser
+        .js(
+            "document.getElementById('new-event-type').value = 'decision_record.created';",
+            json!([]),
+        )
+        .await;
+    let made_here = format!("{}/hooks/made-in-the-console", receiver.url());
+    browser.type_into("#new-target", &made_here).await;
+    browser.click("#create-form button[type=submit]").await;
+    browser
+        .wait_for_text("#action-result", "Signing secret")
+        .await;
+    browser.wait_for_text("#detail-target", &made_here).await;
+    let subs = app.get_json("/api/v2/webhooks").await;
+    let created = subs["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["target_url"] == made_here.as_str())
+        .expect("created through the console")
+        .clone();
+    assert_eq!(created["event_type"], "decision_record.created");
+    let created_id = created["id"].as_str().unwrap().to_string();
+    let api_sub = |id: String| {
+        let app = &app;
+        async move { app.get_json(&format!("/api/v2/webhooks/{id}")).await }
+    };
+    let edited = format!("{made_here}/edited");
+    browser.type_into("#edit-target", &edited).await;
+    browser.click("#edit-form button[type=submit]").await;
+    browser.wait_for_text("#detail-target", &edited).await;
+    browser.wait_for_text("#action-result", "Saved.").await;
+    assert_eq!(
+        api_sub(created_id.clone()).await["target_url"],
+        edited.as_str()
+    );
+    browser.click("#toggle-active").await;
+    browser.wait_for_text("#toggle-active", "Resume").await;
+    assert_eq!(api_sub(created_id.clone()).await["is_active"], false);
+    browser.click("#toggle-active").await;
+    browser.wait_for_text("#toggle-active", "Pause").await;
+    assert_eq!(api_sub(created_id.clone()).await["is_active"], true);
+    browser.click("#delete").await;
+    browser.click("#confirm-delete").await;
+    browser.wait_for_text("#view h1", "Subscriptions").await;
+    browser.wait_for_text("#subscriptions-table", &target).await;
+    assert!(!browser
+        .js("return document.body.innerText;", json!([]))
+        .await
+        .as_str()
+        .unwrap()
+        .contains(&edited));
+    let gone = app
+        .get(&format!("/api/v2/webhooks/{created_id}"), &app.key)
+        .await;
+    assert_eq!(gone.status(), 404);
 
     browser.assert_quiet_console(&[]).await;
     browser.assert_same_origin_and_no_violations(&origin).await;
