@@ -109,6 +109,15 @@ pub enum TokenType {
     Oauth,
 }
 
+impl TokenType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenType::Static => "static",
+            TokenType::Oauth => "oauth",
+        }
+    }
+}
+
 /// A consumer's keys and tokens, oldest first, by prefix only.
 #[utoipa::path(
     get,
@@ -132,10 +141,7 @@ async fn list(
     caller.require(Scope::Admin)?;
     let page = page::Request::parse(query.limit, query.cursor.as_deref())?;
     let consumer = find(&state, &id).await?;
-    let token_type = query.token_type.map(|t| match t {
-        TokenType::Static => "static",
-        TokenType::Oauth => "oauth",
-    });
+    let token_type = query.token_type.map(TokenType::as_str);
     let client = state.db.get().await?;
     let rows = keys::list(&**client, consumer.id, page.after, token_type, page.fetch()).await?;
     Ok(Json(Page::new(rows, &page, |k| (k.created_at, k.id))))

@@ -4,12 +4,15 @@
 
 pub mod admin_consumers;
 pub mod admin_keys;
+pub mod admin_overview;
 pub mod auth;
+pub mod console;
 pub mod deliveries;
 pub mod event_types;
 pub mod gate;
 pub mod health;
 pub mod json;
+pub mod keys;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
@@ -70,6 +73,8 @@ fn gated_routes() -> OpenApiRouter<AppState> {
         .merge(usage::routes())
         .merge(admin_consumers::routes())
         .merge(admin_keys::routes())
+        .merge(keys::routes())
+        .merge(admin_overview::routes())
 }
 
 /// Routes with their own client authentication (token) or none (the document).
@@ -93,6 +98,7 @@ pub fn router(state: AppState, api: bool) -> Router {
         router = router
             .merge(gated.route_layer(middleware::from_fn_with_state(state.clone(), gate::gate)))
             .merge(open)
+            .merge(console::router())
             .method_not_allowed_fallback(|| async {
                 problem::Problem::new(
                     StatusCode::METHOD_NOT_ALLOWED,

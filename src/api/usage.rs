@@ -1,9 +1,11 @@
-//! `GET /api/v2/usage`: the caller's requests per UTC day and endpoint, from
-//! `api_request_log` (written within a second or so of each request).
+//! `GET /api/v2/usage`: the caller's requests per UTC day (or hour) and
+//! endpoint, with a total per bucket, from `api_request_log` (written within
+//! a second or so of each request). Without `bucket` it answers as it always
+//! did: days, the same rows and fields (the bucket fields are additions).
 
 use axum::extract::State;
 use axum::Json;
-use chrono::{Days, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Days, Duration, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -16,8 +18,10 @@ use super::AppState;
 use crate::access::keys::Scope;
 use crate::db::sql;
 
-/// The longest span one request may cover.
+/// The longest span one request may cover, in days, with day buckets.
 const MAX_DAYS: i64 = 92;
+/// The same with hour buckets (up to 744 of them).
+const MAX_DAYS_HOURLY: i64 = 31;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(usage))
@@ -27,17 +31,59 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct UsageQuery {
-    /// First UTC day (default: six days before `until`).
+    /// First UTC day (default: six days before `until` with day buckets, the
+    /// day before with hour buckets).
     pub since: Option<NaiveDate>,
-    /// Last UTC day, included; at most 91 days after `since` (default: today,
-    /// or the last day allowed after `since` if that is earlier).
+    /// Last UTC day, included; at most 91 days after `since` with day
+    /// buckets, 30 with hour buckets (default: today, or the last day allowed
+    /// after `since` if that is earlier).
     pub until: Option<NaiveDate>,
+    /// Bucket width (default `day`).
+    #[param(inline)]
+    pub bucket: Option<Bucket>,
 }
 
-/// Requests to one endpoint and method on one UTC day.
+/// How wide one bucket of the usage series is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Bucket {
+    #[default]
+    Day,
+    Hour,
+}
+
+impl Bucket {
+    /// The unit as PostgreSQL's `date_trunc` names it.
+    fn unit(self) -> &'static str {
+        match self {
+            Bucket::Day => "day",
+            Bucket::Hour => "hour",
+        }
+    }
+
+    fn max_days(self) -> i64 {
+        match self {
+            Bucket::Day => MAX_DAYS,
+            Bucket::Hour => MAX_DAYS_HOURLY,
+        }
+    }
+
+    /// Days before `until` that the default span starts.
+    fn default_days_back(self) -> u64 {
+        match self {
+            Bucket::Day => 6,
+            Bucket::Hour => 1,
+        }
+    }
+}
+
+/// Requests to one endpoint and method in one bucket.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageRow {
+    /// The UTC day of the bucket.
     pub day: NaiveDate,
+    /// When the bucket starts (a UTC midnight or the top of an hour).
+    pub start: DateTime<Utc>,
     /// The route template, e.g. `/api/v2/webhooks/{id}`.
     pub endpoint: String,
     pub method: String,
@@ -52,16 +98,36 @@ pub struct UsageRow {
     pub p95_ms: Option<f64>,
 }
 
+/// Requests to all endpoints in one bucket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageTotal {
+    /// When the bucket starts (a UTC midnight or the top of an hour).
+    pub start: DateTime<Utc>,
+    pub requests: i64,
+    pub status_2xx: i64,
+    pub status_3xx: i64,
+    pub status_4xx: i64,
+    pub status_5xx: i64,
+    /// Median latency in milliseconds, across all endpoints.
+    pub p50_ms: Option<f64>,
+    /// 95th percentile latency in milliseconds, across all endpoints.
+    pub p95_ms: Option<f64>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Usage {
+    pub bucket: Bucket,
     pub since: NaiveDate,
     pub until: NaiveDate,
-    /// Newest day first, then by endpoint and method; days without requests are left out.
+    /// Newest bucket first, then by endpoint and method; buckets without
+    /// requests are left out.
     pub data: Vec<UsageRow>,
+    /// One row per bucket in `data`, across its endpoints, newest first.
+    pub totals: Vec<UsageTotal>,
 }
 
 /// The caller's request counts, status classes and latency percentiles per
-/// UTC day and endpoint.
+/// UTC day or hour and endpoint, and per bucket across endpoints.
 #[utoipa::path(
     get,
     path = "/api/v2/usage",
@@ -70,8 +136,8 @@ pub struct Usage {
     params(UsageQuery),
     security(("bearer" = ["usage:read"])),
     responses(
-        (status = 200, description = "Usage per day and endpoint", body = Usage),
-        (status = 400, description = "The days are not valid or span more than 92 days"),
+        (status = 200, description = "Usage per bucket and endpoint", body = Usage),
+        (status = 400, description = "The days are not valid or span more than 92 days (31 with hour buckets)"),
     )
 )]
 async fn usage(
@@ -81,7 +147,9 @@ async fn usage(
 ) -> Result<Json<Usage>, Problem> {
     caller.require(Scope::UsageRead)?;
     let today = Utc::now().date_naive();
-    let span = Days::new(MAX_DAYS as u64 - 1);
+    let bucket = query.bucket.unwrap_or_default();
+    let max_days = bucket.max_days();
+    let span = Days::new(max_days as u64 - 1);
     // Defaults: the week up to today; with only `since`, as far as allowed up to today.
     let (since, until) = match (query.since, query.until) {
         (Some(since), Some(until)) => (since, until),
@@ -93,15 +161,17 @@ async fn usage(
         ),
         (None, until) => {
             let until = until.unwrap_or(today);
-            (until.checked_sub_days(Days::new(6)).unwrap_or(until), until)
+            let back = Days::new(bucket.default_days_back());
+            (until.checked_sub_days(back).unwrap_or(until), until)
         }
     };
     if since > until {
         return Err(Problem::bad_request("since must not be after until"));
     }
-    if (until - since).num_days() >= MAX_DAYS {
+    if (until - since).num_days() >= max_days {
         return Err(Problem::bad_request(format!(
-            "at most {MAX_DAYS} days per request"
+            "at most {max_days} days per request with {} buckets",
+            bucket.unit()
         )));
     }
     // Days outside what PostgreSQL can store hold no requests either.
@@ -110,24 +180,46 @@ async fn usage(
     let from = since.clamp(first, last).and_time(NaiveTime::MIN).and_utc();
     let to = until.clamp(first, last).and_time(NaiveTime::MIN).and_utc() + Duration::days(1);
     let client = state.db.get().await?;
-    let stmt = client.prepare_cached(sql::USAGE_BY_DAY).await?;
+    let stmt = client.prepare_cached(sql::USAGE_BY_BUCKET).await?;
     let rows = client
-        .query(&stmt, &[&caller.consumer_id, &from, &to])
+        .query(&stmt, &[&caller.consumer_id, &from, &to, &bucket.unit()])
         .await?;
-    let data = rows
-        .iter()
-        .map(|r| UsageRow {
-            day: r.get("day"),
-            endpoint: r.get("endpoint"),
-            method: r.get("method"),
-            requests: r.get("requests"),
-            status_2xx: r.get("status_2xx"),
-            status_3xx: r.get("status_3xx"),
-            status_4xx: r.get("status_4xx"),
-            status_5xx: r.get("status_5xx"),
-            p50_ms: r.get("p50_ms"),
-            p95_ms: r.get("p95_ms"),
-        })
-        .collect();
-    Ok(Json(Usage { since, until, data }))
+    let mut data = Vec::new();
+    let mut totals = Vec::new();
+    for r in &rows {
+        let start: DateTime<Utc> = r.get("start");
+        if r.get::<_, bool>("total") {
+            totals.push(UsageTotal {
+                start,
+                requests: r.get("requests"),
+                status_2xx: r.get("status_2xx"),
+                status_3xx: r.get("status_3xx"),
+                status_4xx: r.get("status_4xx"),
+                status_5xx: r.get("status_5xx"),
+                p50_ms: r.get("p50_ms"),
+                p95_ms: r.get("p95_ms"),
+            });
+        } else {
+            data.push(UsageRow {
+                day: start.date_naive(),
+                start,
+                endpoint: r.get("endpoint"),
+                method: r.get("method"),
+                requests: r.get("requests"),
+                status_2xx: r.get("status_2xx"),
+                status_3xx: r.get("status_3xx"),
+                status_4xx: r.get("status_4xx"),
+                status_5xx: r.get("status_5xx"),
+                p50_ms: r.get("p50_ms"),
+                p95_ms: r.get("p95_ms"),
+            });
+        }
+    }
+    Ok(Json(Usage {
+        bucket,
+        since,
+        until,
+        data,
+        totals,
+    }))
 }

@@ -52,7 +52,8 @@ pub mod sql {
         KEYS_PURGE_EXPIRED_TOKENS = "keys_purge_expired_tokens.sql";
         REQUEST_LOG_INSERT = "request_log_insert.sql";
         DELIVERIES_LIST = "deliveries_list.sql";
-        USAGE_BY_DAY = "usage_by_day.sql";
+        USAGE_BY_BUCKET = "usage_by_bucket.sql";
+        CONSUMERS_OVERVIEW = "consumers_overview.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");

@@ -5,6 +5,7 @@ mod harness;
 
 mod api_account;
 mod api_admin;
+mod api_dashboard;
 mod api_deliveries;
 mod api_limits;
 mod api_openapi;
@@ -12,6 +13,8 @@ mod api_request_log;
 mod api_token;
 mod api_webhooks;
 mod cli;
+mod console_browser;
+mod console_routes;
 mod consumer_controls;
 mod delivery;
 mod demo;

@@ -2,6 +2,7 @@
 //! on port 0, a consumer with a key, and helpers per endpoint and table.
 //! `TEST_LOG=1` shows the service's logs.
 
+pub mod browser;
 pub mod db;
 pub mod receiver;
 
