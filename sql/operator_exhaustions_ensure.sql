@@ -2,5 +2,5 @@
 -- long over), so the next statement can lock it: a row that does not exist
 -- cannot be locked, and two replicas would both see "no window".
 INSERT INTO ihf_operator_exhaustions (subscription_id, window_ends)
-SELECT id, '-infinity' FROM unnest($1::uuid[]) AS id ORDER BY id
+SELECT id, 'epoch'::timestamptz FROM unnest($1::uuid[]) AS id ORDER BY id
 ON CONFLICT (subscription_id) DO NOTHING

@@ -20,6 +20,7 @@ mod faults;
 mod interop;
 mod isolation;
 mod observability;
+mod operator;
 mod process;
 mod restart;
 mod schema;
