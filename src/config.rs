@@ -74,7 +74,8 @@ impl std::fmt::Debug for Config {
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("worker_concurrency", &self.worker_concurrency)
-            .field("operator_url", &self.operator.as_ref().map(|o| &o.url))
+            // Whether only: a URL may carry a token in its query string.
+            .field("operator_webhook", &self.operator.is_some())
             .field("failing_after", &self.failing_after)
             .finish_non_exhaustive()
     }

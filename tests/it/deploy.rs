@@ -127,7 +127,10 @@ fn the_alert_rules_use_only_metrics_the_service_exports_and_each_has_a_runbook()
             "{name} is not a metric of src/metrics.rs"
         );
     }
-    for line in rules.lines().filter(|l| l.trim_start().starts_with("- alert:")) {
+    for line in rules
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- alert:"))
+    {
         let alert = line.split(':').nth(1).unwrap().trim();
         assert!(
             readme.contains(&format!("#### `{alert}`")),
