@@ -266,3 +266,19 @@ async fn with_two_replicas_each_transition_is_notified_once() {
     assert_eq!(notes.len(), 8, "{seen:?}");
     second.stop().await;
 }
+
+#[tokio::test]
+async fn operator_notification_types_cannot_be_subscribed_to() {
+    let app = TestApp::spawn().await;
+    for event_type in ihf_webhooks::notify::EVENT_TYPES {
+        let response = app
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v2/webhooks",
+                &serde_json::json!({"event_type": event_type, "target_url": "http://127.0.0.1:9/x"}),
+            )
+            .await;
+        let body = crate::harness::problem(response, 422).await;
+        assert_eq!(body["errors"][0]["field"], "event_type");
+    }
+}
