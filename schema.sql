@@ -22,6 +22,27 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.ihf_operator_data(subscription uuid, at timestamp with time zone) RETURNS jsonb
+    LANGUAGE sql STABLE
+    AS $$
+    SELECT jsonb_build_object(
+               'consumer_id', c.id,
+               'consumer_name', c.name,
+               'subscription_id', s.id,
+               'target_url', s.target_url,
+               'event_type', s.event_type,
+               'at', ihf_rfc3339(at))
+      FROM webhook_subscriptions s
+      JOIN api_consumers c ON c.id = s.api_consumer_id
+     WHERE s.id = subscription
+$$;
+
+CREATE FUNCTION public.ihf_rfc3339(ts timestamp with time zone) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+    SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+$$;
+
 CREATE FUNCTION public.webhook_deliveries_no_delete() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -137,6 +158,33 @@ ALTER TABLE public.ihf_jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
     CACHE 1
 );
 
+CREATE TABLE public.ihf_operator_exhaustions (
+    subscription_id uuid NOT NULL,
+    window_ends timestamp with time zone NOT NULL,
+    pending integer DEFAULT 0 NOT NULL,
+    first_event_id uuid,
+    last_event_id uuid
+);
+
+CREATE TABLE public.ihf_operator_notifications (
+    id bigint NOT NULL,
+    webhook_id uuid DEFAULT gen_random_uuid() NOT NULL,
+    event_type text NOT NULL,
+    occurred_at timestamp with time zone DEFAULT now() NOT NULL,
+    data jsonb NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    run_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+ALTER TABLE public.ihf_operator_notifications ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.ihf_operator_notifications_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
 CREATE TABLE public.ihf_outbox (
     seq bigint NOT NULL,
     event_type text NOT NULL,
@@ -151,6 +199,13 @@ ALTER TABLE public.ihf_outbox ALTER COLUMN seq ADD GENERATED ALWAYS AS IDENTITY 
     NO MINVALUE
     NO MAXVALUE
     CACHE 1
+);
+
+CREATE TABLE public.ihf_subscription_health (
+    subscription_id uuid NOT NULL,
+    last_success_at timestamp with time zone,
+    last_failure_at timestamp with time zone,
+    last_error text
 );
 
 CREATE TABLE public.interaction_events (
@@ -213,6 +268,8 @@ CREATE TABLE public.webhook_subscriptions (
     failing_since timestamp with time zone,
     disabled_reason text,
     disabled_at timestamp with time zone,
+    headers jsonb DEFAULT '{}'::jsonb NOT NULL,
+    failing_notified_at timestamp with time zone,
     CONSTRAINT webhook_subscriptions_event_type_check CHECK ((event_type = ANY (ARRAY['interaction_event.created'::text, 'annotation.created'::text, 'requirement_candidate.created'::text, 'decision_record.created'::text, 'deployment_record.created'::text, 'outcome_signal.created'::text])))
 );
 
@@ -243,8 +300,20 @@ ALTER TABLE ONLY public.ihf_installation
 ALTER TABLE ONLY public.ihf_jobs
     ADD CONSTRAINT ihf_jobs_pkey PRIMARY KEY (id);
 
+ALTER TABLE ONLY public.ihf_operator_exhaustions
+    ADD CONSTRAINT ihf_operator_exhaustions_pkey PRIMARY KEY (subscription_id);
+
+ALTER TABLE ONLY public.ihf_operator_notifications
+    ADD CONSTRAINT ihf_operator_notifications_pkey PRIMARY KEY (id);
+
+ALTER TABLE ONLY public.ihf_operator_notifications
+    ADD CONSTRAINT ihf_operator_notifications_webhook_id_key UNIQUE (webhook_id);
+
 ALTER TABLE ONLY public.ihf_outbox
     ADD CONSTRAINT ihf_outbox_pkey PRIMARY KEY (seq);
+
+ALTER TABLE ONLY public.ihf_subscription_health
+    ADD CONSTRAINT ihf_subscription_health_pkey PRIMARY KEY (subscription_id);
 
 ALTER TABLE ONLY public.interaction_events
     ADD CONSTRAINT interaction_events_pkey PRIMARY KEY (id);
@@ -284,6 +353,10 @@ CREATE INDEX api_request_log_consumer_time_idx ON public.api_request_log USING b
 
 CREATE INDEX ihf_jobs_subscription_due_idx ON public.ihf_jobs USING btree (subscription_id, run_at);
 
+CREATE INDEX ihf_operator_exhaustions_due_idx ON public.ihf_operator_exhaustions USING btree (window_ends) WHERE (pending > 0);
+
+CREATE INDEX ihf_operator_notifications_run_at_idx ON public.ihf_operator_notifications USING btree (run_at);
+
 CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (webhook_subscription_id, ((payload ->> 'id'::text)));
 
 CREATE INDEX webhook_deliveries_sub_idx ON public.webhook_deliveries USING btree (webhook_subscription_id, attempted_at DESC);
@@ -291,6 +364,8 @@ CREATE INDEX webhook_deliveries_sub_idx ON public.webhook_deliveries USING btree
 CREATE INDEX webhook_subs_consumer_idx ON public.webhook_subscriptions USING btree (api_consumer_id);
 
 CREATE INDEX webhook_subs_event_type_idx ON public.webhook_subscriptions USING btree (event_type);
+
+CREATE INDEX webhook_subs_failing_idx ON public.webhook_subscriptions USING btree (failing_since) WHERE ((failing_since IS NOT NULL) AND (failing_notified_at IS NULL));
 
 CREATE TRIGGER ihf_capture AFTER INSERT ON public.annotations REFERENCING NEW TABLE AS ihf_new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.ihf_capture('annotation.created');
 

@@ -33,4 +33,5 @@ RETURNING j.id, j.attempts, j.event_id, j.subscription_id, j.payload::text AS bo
           s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
           s.target_url, s.secret,
           CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
-          (s.is_active AND s.deleted_at IS NULL AND c.is_active) AS active
+          (s.is_active AND s.deleted_at IS NULL AND c.is_active) AS active,
+          s.headers

@@ -64,7 +64,7 @@ SELECT c.events, c.jobs,
        s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
        s.target_url, s.secret,
        CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
-       true AS active
+       true AS active, s.headers
   FROM counts c
   LEFT JOIN (jobs j JOIN webhook_subscriptions s ON s.id = j.subscription_id)
          ON j.claimed_by IS NOT NULL

@@ -16,6 +16,7 @@ use crate::delivery::client::WebhookClient;
 use crate::delivery::ssrf::TargetPolicy;
 use crate::delivery::Worker;
 use crate::metrics::Metrics;
+use crate::notify;
 
 /// Which halves of the service this process runs (`--no-worker`, `--no-api`).
 #[derive(Debug, Clone, Copy)]
@@ -91,6 +92,11 @@ impl App {
                 self.metrics.clone(),
             );
             tasks.spawn(worker.run(cancel.clone()));
+            if let Some(sender) =
+                notify::Sender::new(&self.config, pool.clone(), self.metrics.clone())
+            {
+                tasks.spawn(sender.run(cancel.clone()));
+            }
             worker_pool = Some(pool);
         }
         // The gate's background writers stop only after the server has

@@ -4,6 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::delivery::signing::WebhookSecret;
+use crate::delivery::ssrf::TargetPolicy;
+
 /// Everything the service reads from its environment.
 #[derive(Clone)]
 pub struct Config {
@@ -43,6 +46,22 @@ pub struct Config {
     /// Lifetime of tokens issued by `POST /api/v2/token`.
     pub token_ttl: Duration,
     pub log_json: bool,
+    /// Where operator notifications go (`IHF_OPERATOR_WEBHOOK_URL` and
+    /// `IHF_OPERATOR_WEBHOOK_SECRET`); None: none are sent.
+    pub operator: Option<OperatorWebhook>,
+    /// How long a subscription must fail continuously before
+    /// `subscription.failing` is sent.
+    pub failing_after: Duration,
+    /// At most one `delivery.exhausted` per subscription per this long.
+    pub exhausted_window: Duration,
+}
+
+/// The operator's notification endpoint: trusted configuration, so private
+/// and `http://` targets are allowed (link-local stays refused).
+#[derive(Clone)]
+pub struct OperatorWebhook {
+    pub url: String,
+    pub secret: WebhookSecret,
 }
 
 impl std::fmt::Debug for Config {
@@ -55,6 +74,9 @@ impl std::fmt::Debug for Config {
             .field("retry_schedule", &self.retry_schedule)
             .field("delivery_timeout", &self.delivery_timeout)
             .field("worker_concurrency", &self.worker_concurrency)
+            // Whether only: a URL may carry a token in its query string.
+            .field("operator_webhook", &self.operator.is_some())
+            .field("failing_after", &self.failing_after)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +145,7 @@ impl Config {
             "text" => false,
             other => return Err(err(name, format!("{other:?} is not text or json"))),
         };
+        let operator = operator_webhook(&lookup)?;
         Ok(Config {
             database_url,
             listen,
@@ -154,6 +177,14 @@ impl Config {
                 "1s and 30d",
             )?,
             log_json,
+            operator,
+            failing_after: duration("IHF_FAILING_AFTER", "1h")?,
+            exhausted_window: within(
+                "IHF_EXHAUSTED_NOTIFY_WINDOW",
+                duration("IHF_EXHAUSTED_NOTIFY_WINDOW", "1h")?,
+                Duration::from_secs(1)..=Duration::from_secs(30 * 86_400),
+                "1s and 30d",
+            )?,
         })
     }
 
@@ -163,6 +194,36 @@ impl Config {
     pub fn lease(&self) -> Duration {
         self.delivery_timeout + self.lease_margin
     }
+}
+
+/// `IHF_OPERATOR_WEBHOOK_URL` with its `whsec_` secret, both or neither.
+fn operator_webhook(
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<OperatorWebhook>, ConfigError> {
+    let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+    let url = match set("IHF_OPERATOR_WEBHOOK_URL") {
+        Some(url) => url,
+        None if set("IHF_OPERATOR_WEBHOOK_SECRET").is_some() => {
+            return Err(err(
+                "IHF_OPERATOR_WEBHOOK_URL",
+                "is required when IHF_OPERATOR_WEBHOOK_SECRET is set",
+            ))
+        }
+        None => return Ok(None),
+    };
+    let url = TargetPolicy::OPERATOR
+        .check_url(url.trim())
+        .map_err(|refusal| err("IHF_OPERATOR_WEBHOOK_URL", refusal.to_string()))?
+        .to_string();
+    let secret = set("IHF_OPERATOR_WEBHOOK_SECRET").ok_or_else(|| {
+        err(
+            "IHF_OPERATOR_WEBHOOK_SECRET",
+            "is required when IHF_OPERATOR_WEBHOOK_URL is set (a whsec_ secret)",
+        )
+    })?;
+    let secret = WebhookSecret::parse(secret.trim())
+        .map_err(|e| err("IHF_OPERATOR_WEBHOOK_SECRET", e.to_string()))?;
+    Ok(Some(OperatorWebhook { url, secret }))
 }
 
 /// `value` if it lies within `range` (given in words for the message).
@@ -260,6 +321,25 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(e.variable, "IHF_DELIVERY_TIMEOUT");
+        let e = Config::from_lookup(|n| match n {
+            "DATABASE_URL" => Some("postgres://x".into()),
+            "IHF_OPERATOR_WEBHOOK_URL" => Some("http://127.0.0.1:9/ops".into()),
+            "IHF_OPERATOR_WEBHOOK_SECRET" => Some("sesame".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(e.variable, "IHF_OPERATOR_WEBHOOK_SECRET");
+        let e = Config::from_lookup(|n| match n {
+            "DATABASE_URL" => Some("postgres://x".into()),
+            "IHF_OPERATOR_WEBHOOK_URL" => Some("http://169.254.169.254/".into()),
+            "IHF_OPERATOR_WEBHOOK_SECRET" => Some(WebhookSecret::generate().expose().into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert_eq!(
+            e.variable, "IHF_OPERATOR_WEBHOOK_URL",
+            "link-local stays refused"
+        );
         assert!(Config::from_lookup(|_| None)
             .unwrap_err()
             .to_string()

@@ -7,6 +7,8 @@
 //!   themselves are SQL, in `migrations/`; `schema.sql` shows them as they run);
 //! - [`delivery`]: the worker: fan-out, claim, sign, send (behind the SSRF
 //!   guard) and record;
+//! - [`notify`]: operator notifications (failing, disabled, recovered,
+//!   exhausted) and their own queue;
 //! - [`access`]: who may call the API: keys, consumers, limits, request log;
 //! - [`api`]: the HTTP side, one module per resource;
 //! - [`db`]: pools, the SQL statements from `sql/`, migrations;
@@ -23,4 +25,5 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod metrics;
+pub mod notify;
 pub mod telemetry;

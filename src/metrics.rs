@@ -40,6 +40,13 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// Requests refused by a limit, by policy (minute, day).
     pub rate_limited: IntCounterVec,
+    /// Operator notification attempts by type and outcome (delivered,
+    /// failed_attempt, finally_failed).
+    pub operator_notifications: IntCounterVec,
+    /// Operator notifications queued and not yet delivered.
+    pub operator_queue: IntGauge,
+    /// 1 when the last scrape's database query succeeded.
+    pub database_up: IntGauge,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -182,6 +189,22 @@ impl Metrics {
                 "ihf_rate_limited_requests_total",
                 "API requests refused by a rate limit or quota, by policy.",
                 &["policy"],
+            ),
+            operator_notifications: counter_vec(
+                &r,
+                "ihf_operator_notifications_total",
+                "Operator notification attempts by type and outcome.",
+                &["type", "outcome"],
+            ),
+            operator_queue: gauge(
+                &r,
+                "ihf_operator_notifications_queued",
+                "Operator notifications waiting to be delivered.",
+            ),
+            database_up: gauge(
+                &r,
+                "ihf_database_up",
+                "1 when this replica reached the database at the last scrape, else 0.",
             ),
             registry: r,
         }

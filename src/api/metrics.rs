@@ -27,13 +27,22 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
     // answers, with the last known values.
     let depth = tokio::time::timeout(Duration::from_secs(2), async {
         let client = state.db.get().await.ok()?;
-        client.query_one(sql::JOBS_QUEUE_DEPTH, &[]).await.ok()
+        let depth = client.query_one(sql::JOBS_QUEUE_DEPTH, &[]).await.ok()?;
+        let operator = client
+            .query_one(sql::OPERATOR_NOTIFICATIONS_DEPTH, &[])
+            .await
+            .ok()?;
+        Some((depth, operator))
     })
     .await;
-    if let Ok(Some(row)) = depth {
+    if let Ok(Some((row, operator))) = depth {
         m.jobs_due.set(row.get("due"));
         m.oldest_due_job_age.set(row.get("oldest_due_seconds"));
         m.outbox_events.set(row.get("outbox"));
+        m.operator_queue.set(operator.get(0));
+        m.database_up.set(1);
+    } else {
+        m.database_up.set(0);
     }
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],

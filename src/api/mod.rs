@@ -23,6 +23,7 @@ pub mod token;
 pub mod upkeep;
 pub mod usage;
 pub mod webhook_actions;
+pub mod webhook_health;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ fn gated_routes() -> OpenApiRouter<AppState> {
         .merge(event_types::routes())
         .merge(webhooks::routes())
         .merge(webhook_actions::routes())
+        .merge(webhook_health::routes())
         .merge(deliveries::routes())
         .merge(usage::routes())
         .merge(admin_consumers::routes())

@@ -22,6 +22,7 @@ use super::AppState;
 use crate::access::keys::Scope;
 use crate::db::sql;
 use crate::delivery::attempt::{parse_secrets, sign_and_send};
+use crate::delivery::headers::load_header_values;
 use crate::delivery::outcome::describe;
 use crate::delivery::signing::WebhookSecret;
 
@@ -155,6 +156,7 @@ async fn send_test(
         &secrets,
         &event_id.to_string(),
         &body,
+        &load_header_values(&sub.get::<_, serde_json::Value>("headers")),
     )
     .await;
     let latency_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;

@@ -1,6 +1,8 @@
 //! `/api/v2/webhooks`: the caller's subscriptions. Every lookup is scoped to
 //! the calling consumer; another consumer's id is 404 (OWASP API1).
 
+use std::collections::{BTreeMap, HashMap};
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -21,6 +23,7 @@ use super::AppState;
 use crate::access::keys::Scope;
 use crate::capture::event_types;
 use crate::db::sql;
+use crate::delivery::headers::{self, CustomHeaders};
 use crate::delivery::signing::WebhookSecret;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -42,6 +45,10 @@ pub struct Subscription {
     pub disabled_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Custom header names sent with every delivery; values are write-only
+    /// and always shown as `"***"`.
+    #[schema(example = json!({"authorization": "***"}))]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl Subscription {
@@ -55,6 +62,35 @@ impl Subscription {
             disabled_at: row.get("disabled_at"),
             created_at: row.get("created_at"),
             updated_at: row.get("updated_at"),
+            headers: headers::masked(&row.get::<_, serde_json::Value>("headers")),
+        }
+    }
+}
+
+/// One subscription with its health, as `GET /api/v2/webhooks/{id}` shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubscriptionDetail {
+    #[serde(flatten)]
+    pub subscription: Subscription,
+    /// Since when every attempt has failed (null while healthy).
+    pub failing_since: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_failure_at: Option<DateTime<Utc>>,
+    /// What the last failed attempt ran into.
+    pub last_error: Option<String>,
+    /// When the next waiting delivery is due (null when none waits).
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+impl SubscriptionDetail {
+    fn from_row(row: &tokio_postgres::Row) -> SubscriptionDetail {
+        SubscriptionDetail {
+            subscription: Subscription::from_row(row),
+            failing_since: row.get("failing_since"),
+            last_success_at: row.get("last_success_at"),
+            last_failure_at: row.get("last_failure_at"),
+            last_error: row.get("last_error"),
+            next_attempt_at: row.get("next_attempt_at"),
         }
     }
 }
@@ -71,6 +107,11 @@ pub struct CreateSubscription {
     pub target_url: String,
     /// A `whsec_` secret (base64 of 24–64 bytes); generated when absent.
     pub secret: Option<String>,
+    /// Up to 20 custom headers sent with every delivery (reserved names such
+    /// as `webhook-id`, `content-type`, `host` or hop-by-hop headers are
+    /// refused). Values are write-only.
+    #[schema(example = json!({"Authorization": "Bearer gateway-token"}))]
+    pub headers: Option<HashMap<String, String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -113,6 +154,7 @@ async fn create(
             .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
         None => WebhookSecret::generate(),
     };
+    let custom = parse_headers(body.headers.as_ref())?.unwrap_or_default();
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_INSERT).await?;
     let row = client
@@ -123,6 +165,7 @@ async fn create(
                 &body.event_type,
                 &url,
                 &secret.expose(),
+                &headers::store_header_values(&custom),
             ],
         )
         .await?;
@@ -131,6 +174,17 @@ async fn create(
         secret: secret.expose().to_string(),
     };
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A `headers` object checked, or a 422 naming the problem (and every
+/// reserved name given).
+fn parse_headers(
+    input: Option<&HashMap<String, String>>,
+) -> Result<Option<CustomHeaders>, Problem> {
+    input
+        .map(CustomHeaders::parse)
+        .transpose()
+        .map_err(|e| Problem::invalid_field("headers", e.to_string()))
 }
 
 /// The SSRF guard at subscribe time: a clear 422 naming the field.
@@ -217,7 +271,7 @@ pub async fn own_subscription(
     params(("id" = Uuid, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:read"])),
     responses(
-        (status = 200, description = "The subscription", body = Subscription),
+        (status = 200, description = "The subscription with its health", body = SubscriptionDetail),
         (status = 404, description = "No such subscription of the caller's"),
     )
 )]
@@ -225,10 +279,16 @@ async fn show(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Subscription>, Problem> {
+) -> Result<Json<SubscriptionDetail>, Problem> {
     caller.require(Scope::WebhooksRead)?;
+    let id = parse_id(&id, "subscription")?;
     let client = state.db.get().await?;
-    Ok(Json(own_subscription(&client, &caller, &id).await?))
+    let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_GET).await?;
+    let row = client
+        .query_opt(&stmt, &[&id, &caller.consumer_id])
+        .await?
+        .ok_or_else(|| Problem::not_found("subscription"))?;
+    Ok(Json(SubscriptionDetail::from_row(&row)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -238,9 +298,12 @@ pub struct UpdateSubscription {
     pub target_url: Option<String>,
     /// Pause (`false`) or resume (`true`) deliveries.
     pub is_active: Option<bool>,
+    /// Replaces every custom header (`{}` removes them); checked like at
+    /// creation. Values are write-only.
+    pub headers: Option<HashMap<String, String>>,
 }
 
-/// Change a subscription's target or pause and resume it.
+/// Change a subscription's target or custom headers, or pause and resume it.
 #[utoipa::path(
     patch,
     path = "/api/v2/webhooks/{id}",
@@ -267,12 +330,19 @@ async fn update(
         Some(url) => Some(check_target(&state, url).await?),
         None => None,
     };
+    let stored = parse_headers(body.headers.as_ref())?.map(|h| headers::store_header_values(&h));
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_UPDATE).await?;
     let row = client
         .query_opt(
             &stmt,
-            &[&id, &caller.consumer_id, &target_url, &body.is_active],
+            &[
+                &id,
+                &caller.consumer_id,
+                &target_url,
+                &body.is_active,
+                &stored,
+            ],
         )
         .await?
         .ok_or_else(|| Problem::not_found("subscription"))?;

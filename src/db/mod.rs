@@ -54,6 +54,21 @@ pub mod sql {
         DELIVERIES_LIST = "deliveries_list.sql";
         USAGE_BY_BUCKET = "usage_by_bucket.sql";
         CONSUMERS_OVERVIEW = "consumers_overview.sql";
+        SUBSCRIPTION_HEALTH_RECORD = "subscription_health_record.sql";
+        SUBSCRIPTION_STATS = "subscription_stats.sql";
+        SUBSCRIPTIONS_LOCK = "subscriptions_lock.sql";
+        JOBS_RECOVER = "jobs_recover.sql";
+        OPERATOR_NOTIFY_FAILING = "operator_notify_failing.sql";
+        OPERATOR_NOTIFY_RECOVERED = "operator_notify_recovered.sql";
+        OPERATOR_NOTIFY_DISABLED = "operator_notify_disabled.sql";
+        OPERATOR_NOTIFY_EXHAUSTED = "operator_notify_exhausted.sql";
+        OPERATOR_EXHAUSTIONS_ENSURE = "operator_exhaustions_ensure.sql";
+        OPERATOR_EXHAUSTIONS_LOCK = "operator_exhaustions_lock.sql";
+        OPERATOR_EXHAUSTIONS_DUE = "operator_exhaustions_due.sql";
+        OPERATOR_EXHAUSTIONS_SAVE = "operator_exhaustions_save.sql";
+        OPERATOR_NOTIFICATIONS_CLAIM = "operator_notifications_claim.sql";
+        OPERATOR_NOTIFICATIONS_FINISH = "operator_notifications_finish.sql";
+        OPERATOR_NOTIFICATIONS_DEPTH = "operator_notifications_depth.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");

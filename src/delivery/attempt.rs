@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
+use crate::delivery::headers::{load_header_values, CustomHeaders};
 use crate::delivery::signing::{signature_header, WebhookSecret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
@@ -27,6 +28,7 @@ pub struct ClaimedJob {
     pub secret: String,
     pub previous_secret: Option<String>,
     pub active: bool,
+    pub headers: CustomHeaders,
 }
 
 impl ClaimedJob {
@@ -43,6 +45,7 @@ impl ClaimedJob {
             secret: row.get("secret"),
             previous_secret: row.get("previous_secret"),
             active: row.get("active"),
+            headers: load_header_values(&row.get::<_, serde_json::Value>("headers")),
         }
     }
 }
@@ -51,6 +54,8 @@ impl ClaimedJob {
 #[derive(Debug)]
 pub struct Finished {
     pub job_id: i64,
+    /// The event (its `webhook-id`), for the operator's `delivery.exhausted`.
+    pub event_id: Uuid,
     pub attempt: i32,
     pub subscription_id: Uuid,
     pub attempted_at: DateTime<Utc>,
@@ -93,6 +98,7 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
         );
         Finished {
             job_id: job.id,
+            event_id: job.event_id,
             attempt: job.attempt,
             subscription_id: job.subscription_id,
             attempted_at,
@@ -140,6 +146,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
         &secrets,
         &job.event_id.to_string(),
         &job.body,
+        &job.headers,
     )
     .await;
     let sent = match result {
@@ -161,6 +168,7 @@ pub async fn sign_and_send(
     secrets: &[WebhookSecret],
     webhook_id: &str,
     body: &str,
+    headers: &CustomHeaders,
 ) -> Result<Response, SendError> {
     let url = client
         .policy()
@@ -176,6 +184,7 @@ pub async fn sign_and_send(
             timestamp,
             signature: &signature,
             body: Bytes::copy_from_slice(body.as_bytes()),
+            headers,
         })
         .await
 }

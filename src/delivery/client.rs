@@ -19,6 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use url::Url;
 
+use crate::delivery::headers::CustomHeaders;
 use crate::delivery::ssrf::{Refusal, TargetPolicy};
 
 pub const USER_AGENT_VALUE: &str = concat!("ihf-webhooks/", env!("CARGO_PKG_VERSION"));
@@ -92,6 +93,8 @@ pub struct SignedRequest<'a> {
     pub timestamp: i64,
     pub signature: &'a str,
     pub body: Bytes,
+    /// The subscription's custom headers (none of them reserved).
+    pub headers: &'a CustomHeaders,
 }
 
 impl WebhookClient {
@@ -128,7 +131,11 @@ impl WebhookClient {
     /// answers are checked by the resolver. The whole exchange is bounded by
     /// the delivery timeout.
     pub async fn send(&self, req: SignedRequest<'_>) -> Result<Response, SendError> {
-        let request = Request::post(req.url.as_str())
+        let mut request = Request::post(req.url.as_str());
+        for (name, value) in req.headers.iter() {
+            request = request.header(name, value);
+        }
+        let request = request
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
             .header("webhook-id", req.webhook_id)

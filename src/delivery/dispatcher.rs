@@ -57,6 +57,7 @@ pub struct Worker {
     lease: Duration,
     shutdown_timeout: Duration,
     disable_after: Duration,
+    notify: Option<crate::notify::Rules>,
 }
 
 /// Leased jobs whose attempts are running: job id → (attempt, subscription).
@@ -137,6 +138,9 @@ impl Worker {
             lease: config.lease(),
             shutdown_timeout: config.shutdown_timeout,
             disable_after: config.disable_after,
+            notify: config.operator.as_ref().map(|_| crate::notify::Rules {
+                exhausted_window: config.exhausted_window,
+            }),
         }
     }
 
@@ -153,6 +157,7 @@ impl Worker {
                 give_up_after: self.lease,
                 bell: self.bell.clone(),
                 metrics: self.metrics.clone(),
+                notify: self.notify,
             }
             .run(results_rx),
         );

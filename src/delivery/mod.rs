@@ -8,6 +8,8 @@
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
+//! - [`headers`] holds a subscription's custom headers, [`health`] records
+//!   its last success and failure;
 //! - [`signing`] signs with the subscription's secret (Standard Webhooks);
 //! - [`client`] is the HTTP client with the SSRF-guarded resolver ([`ssrf`]);
 //! - [`janitor`] vacuums the queue tables.
@@ -16,6 +18,8 @@ pub mod attempt;
 pub mod client;
 pub mod dispatcher;
 pub mod fan_out;
+pub mod headers;
+pub mod health;
 pub mod janitor;
 pub mod outcome;
 pub mod recorder;

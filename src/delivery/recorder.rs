@@ -12,10 +12,12 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use super::attempt::Finished;
+use super::health;
 use super::outcome::LogStatus;
 use crate::capture::doorbell::Doorbell;
 use crate::db::sql;
 use crate::metrics::Metrics;
+use crate::notify;
 
 const MAX_BATCH: usize = 1000;
 
@@ -30,6 +32,8 @@ pub struct Recorder {
     /// its sleep while those jobs were still leased) should look at.
     pub bell: Arc<Doorbell>,
     pub metrics: Arc<Metrics>,
+    /// Set when operator notifications are configured.
+    pub notify: Option<notify::Rules>,
 }
 
 impl Recorder {
@@ -108,6 +112,8 @@ impl Recorder {
             let health = tx.prepare_cached(sql::SUBSCRIPTIONS_RECORD_HEALTH).await?;
             tx.execute(&health, &[&ids, &ok]).await?;
         }
+        health::record(&tx, batch).await?;
+        let mut disabled_ids: Vec<Uuid> = Vec::new();
         let failing: Vec<Uuid> = batch
             .iter()
             .filter(|f| f.counts_for_health && f.outcome.status == LogStatus::Failed)
@@ -122,6 +128,7 @@ impl Recorder {
             for row in &disabled {
                 let id: Uuid = row.get(0);
                 tracing::warn!(subscription_id = %id, "subscription deactivated after failing too long");
+                disabled_ids.push(id);
             }
             self.metrics
                 .subscriptions_disabled
@@ -134,11 +141,16 @@ impl Recorder {
             .unzip();
         if !gone.is_empty() {
             let deactivate = tx.prepare_cached(sql::SUBSCRIPTIONS_DEACTIVATE).await?;
-            let n = tx.execute(&deactivate, &[&gone, &reasons]).await?;
+            let rows = tx.query(&deactivate, &[&gone, &reasons]).await?;
             self.metrics
                 .subscriptions_disabled
                 .with_label_values(&["gone"])
-                .inc_by(n);
+                .inc_by(rows.len() as u64);
+            disabled_ids.extend(rows.iter().map(|r| r.get::<_, Uuid>(0)));
+        }
+        if let Some(rules) = &self.notify {
+            let facts = notify::BatchFacts::of(batch, disabled_ids);
+            notify::after_batch(&tx, &facts, rules, Utc::now()).await?;
         }
         tx.commit().await?;
         Ok(())

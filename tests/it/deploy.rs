@@ -106,3 +106,35 @@ async fn serve_migrates_first_when_asked_to() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[test]
+fn the_alert_rules_use_only_metrics_the_service_exports_and_each_has_a_runbook() {
+    let rules = include_str!("../../deploy/prometheus-rules.yml");
+    let exported = include_str!("../../src/metrics.rs");
+    let readme = include_str!("../../README.md");
+    let mut names: Vec<&str> = rules
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("ihf_") && !w.starts_with("ihf_webhooks"))
+        .collect();
+    names.sort();
+    names.dedup();
+    assert!(names.len() >= 8, "{names:?}");
+    for name in names {
+        // Histograms are exported under their base name.
+        let base = name.trim_end_matches("_bucket");
+        assert!(
+            exported.contains(&format!("\"{base}\"")),
+            "{name} is not a metric of src/metrics.rs"
+        );
+    }
+    for line in rules
+        .lines()
+        .filter(|l| l.trim_start().starts_with("- alert:"))
+    {
+        let alert = line.split(':').nth(1).unwrap().trim();
+        assert!(
+            readme.contains(&format!("#### `{alert}`")),
+            "{alert} has no runbook section in the README"
+        );
+    }
+}
