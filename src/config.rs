@@ -43,6 +43,22 @@ pub struct Config {
     /// Lifetime of tokens issued by `POST /api/v2/token`.
     pub token_ttl: Duration,
     pub log_json: bool,
+    /// How long a client may take to send a request's headers.
+    pub http_header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub http_body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub http_idle_timeout: Duration,
+    /// Open connections to the HTTP side; at the cap the oldest idle or
+    /// incomplete one is shed.
+    pub http_max_connections: usize,
+    /// Subscriptions one consumer may have.
+    pub max_subscriptions_per_consumer: usize,
+    /// Resolution of a target's name, at subscribe and at send time.
+    pub dns_timeout: Duration,
+    /// Keys that seal subscription secrets at rest: the first seals, all
+    /// unseal. Empty: secrets are stored unsealed.
+    pub secret_keys: Vec<crate::access::sealing::SealingKey>,
 }
 
 impl std::fmt::Debug for Config {
@@ -154,6 +170,17 @@ impl Config {
                 "1s and 30d",
             )?,
             log_json,
+            http_header_timeout: nonzero("IHF_HTTP_HEADER_TIMEOUT", duration("IHF_HTTP_HEADER_TIMEOUT", "10s")?)?,
+            http_body_timeout: nonzero("IHF_HTTP_BODY_TIMEOUT", duration("IHF_HTTP_BODY_TIMEOUT", "30s")?)?,
+            http_idle_timeout: nonzero("IHF_HTTP_IDLE_TIMEOUT", duration("IHF_HTTP_IDLE_TIMEOUT", "60s")?)?,
+            http_max_connections: positive("IHF_HTTP_MAX_CONNECTIONS", "1024")?,
+            max_subscriptions_per_consumer: positive("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "100")?,
+            dns_timeout: nonzero("IHF_DNS_TIMEOUT", duration("IHF_DNS_TIMEOUT", "5s")?)?,
+            secret_keys: match lookup("IHF_SECRET_KEYS").filter(|v| !v.trim().is_empty()) {
+                None => Vec::new(),
+                Some(text) => crate::access::sealing::parse_keys(&text)
+                    .map_err(|m| err("IHF_SECRET_KEYS", m))?,
+            },
         })
     }
 
@@ -162,6 +189,15 @@ impl Config {
     /// (with the default margin and poll interval).
     pub fn lease(&self) -> Duration {
         self.delivery_timeout + self.lease_margin
+    }
+}
+
+/// `value` unless it is zero.
+fn nonzero(variable: &'static str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        Err(err(variable, "must be longer than 0"))
+    } else {
+        Ok(value)
     }
 }
 

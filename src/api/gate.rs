@@ -139,7 +139,7 @@ impl Gate {
         self.log.record(Entry {
             consumer_id,
             endpoint,
-            method: method.as_str().to_string(),
+            method: super::metrics::method_label(method).to_string(),
             status: response.status().as_u16(),
             latency_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
             at,

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
+use crate::access::sealing::Sealer;
 use crate::delivery::signing::{signature_header, WebhookSecret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
@@ -125,7 +126,11 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
             Sent::Not,
         );
     }
-    let secrets = match parse_secrets(&job.secret, job.previous_secret.as_deref()) {
+    let secrets = match parse_secrets(
+        client.sealer(),
+        &job.secret,
+        job.previous_secret.as_deref(),
+    ) {
         Some(s) => s,
         None => {
             return (
@@ -180,13 +185,21 @@ pub async fn sign_and_send(
         .await
 }
 
-/// The current secret, plus the previous one while its rotation grace lasts.
-pub fn parse_secrets(current: &str, previous: Option<&str>) -> Option<Vec<WebhookSecret>> {
-    let mut secrets = vec![WebhookSecret::parse(current).ok()?];
-    if let Some(previous) = previous {
-        if let Ok(s) = WebhookSecret::parse(previous) {
-            secrets.push(s);
+/// The current secret, plus the previous one while its rotation grace lasts,
+/// unsealed (see [`Sealer`]); `None` when the current one is unusable.
+pub fn parse_secrets(
+    sealer: &Sealer,
+    current: &str,
+    previous: Option<&str>,
+) -> Option<Vec<WebhookSecret>> {
+    let unsealed = |text: &str| match sealer.unseal(text) {
+        Ok(plain) => WebhookSecret::parse(&plain).ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "a stored webhook secret cannot be unsealed");
+            None
         }
-    }
+    };
+    let mut secrets = vec![unsealed(current)?];
+    secrets.extend(previous.and_then(unsealed));
     Some(secrets)
 }
