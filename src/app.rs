@@ -95,6 +95,11 @@ impl App {
                 self.metrics.clone(),
             );
             tasks.spawn(worker.run(cancel.clone()));
+            tasks.spawn(crate::delivery::queue_gauges::run(
+                pool.clone(),
+                self.metrics.clone(),
+                cancel.clone(),
+            ));
             worker_pool = Some(pool);
         }
         // The gate's background writers stop only after the server has

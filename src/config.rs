@@ -170,9 +170,18 @@ impl Config {
                 "1s and 30d",
             )?,
             log_json,
-            http_header_timeout: nonzero("IHF_HTTP_HEADER_TIMEOUT", duration("IHF_HTTP_HEADER_TIMEOUT", "10s")?)?,
-            http_body_timeout: nonzero("IHF_HTTP_BODY_TIMEOUT", duration("IHF_HTTP_BODY_TIMEOUT", "30s")?)?,
-            http_idle_timeout: nonzero("IHF_HTTP_IDLE_TIMEOUT", duration("IHF_HTTP_IDLE_TIMEOUT", "60s")?)?,
+            http_header_timeout: nonzero(
+                "IHF_HTTP_HEADER_TIMEOUT",
+                duration("IHF_HTTP_HEADER_TIMEOUT", "10s")?,
+            )?,
+            http_body_timeout: nonzero(
+                "IHF_HTTP_BODY_TIMEOUT",
+                duration("IHF_HTTP_BODY_TIMEOUT", "30s")?,
+            )?,
+            http_idle_timeout: nonzero(
+                "IHF_HTTP_IDLE_TIMEOUT",
+                duration("IHF_HTTP_IDLE_TIMEOUT", "60s")?,
+            )?,
             http_max_connections: positive("IHF_HTTP_MAX_CONNECTIONS", "1024")?,
             max_subscriptions_per_consumer: positive("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "100")?,
             dns_timeout: nonzero("IHF_DNS_TIMEOUT", duration("IHF_DNS_TIMEOUT", "5s")?)?,

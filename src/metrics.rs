@@ -40,6 +40,9 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     /// Requests refused by a limit, by policy (minute, day).
     pub rate_limited: IntCounterVec,
+    /// Refusals of known keys (revoked, expired) beyond the per-key budget of
+    /// request-log rows: counted here instead of logged.
+    pub refusals_unlogged: IntCounter,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -182,6 +185,11 @@ impl Metrics {
                 "ihf_rate_limited_requests_total",
                 "API requests refused by a rate limit or quota, by policy.",
                 &["policy"],
+            ),
+            refusals_unlogged: counter(
+                &r,
+                "ihf_auth_refusals_unlogged_total",
+                "Refusals of revoked or expired keys beyond 60 a minute per key, counted instead of logged.",
             ),
             registry: r,
         }

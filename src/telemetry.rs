@@ -43,7 +43,11 @@ where
 
 pub fn init(json: bool) {
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let layer = if json { fmt.json().boxed() } else { fmt.boxed() };
+    let layer = if json {
+        fmt.json().boxed()
+    } else {
+        fmt.boxed()
+    };
     let _ = tracing_subscriber::registry()
         .with(capped(layer, filter()))
         .try_init();

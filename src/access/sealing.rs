@@ -282,7 +282,10 @@ mod tests {
             Sealer::new(&[new]).unseal(&sealed_old),
             Err(UnsealError::UnknownKey(_))
         ));
-        assert_eq!(Sealer::default().unseal(&sealed_old), Err(UnsealError::NoKeys));
+        assert_eq!(
+            Sealer::default().unseal(&sealed_old),
+            Err(UnsealError::NoKeys)
+        );
         assert_eq!(Sealer::default().seal("a"), "a");
     }
 

@@ -30,7 +30,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct CreateConsumer {
     /// Not blank; at most 200 characters.
-    #[schema(min_length = 1, max_length = 200, pattern = r"\S", example = "acme-analytics")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "acme-analytics"
+    )]
     pub name: String,
     pub description: Option<String>,
     /// Requests per rolling minute (default 60).

@@ -1,7 +1,7 @@
 //! `GET /metrics` (Prometheus text format) and the middleware that counts
 //! every HTTP request by route template.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -12,7 +12,6 @@ use axum::routing::get;
 use axum::Router;
 
 use super::AppState;
-use crate::db::sql;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(render))
@@ -24,18 +23,8 @@ async fn render(State(state): State<AppState>) -> impl IntoResponse {
     if let Some(pool) = &state.worker_pool {
         m.observe_pool("worker", pool);
     }
-    // Queue depth comes from the database; a scrape during an outage still
-    // answers, with the last known values.
-    let depth = tokio::time::timeout(Duration::from_secs(2), async {
-        let client = state.db.get().await.ok()?;
-        client.query_one(sql::JOBS_QUEUE_DEPTH, &[]).await.ok()
-    })
-    .await;
-    if let Ok(Some(row)) = depth {
-        m.jobs_due.set(row.get("due"));
-        m.oldest_due_job_age.set(row.get("oldest_due_seconds"));
-        m.outbox_events.set(row.get("outbox"));
-    }
+    // The queue gauges are sampled by the worker (`delivery::queue_gauges`):
+    // a scrape never makes the database count, nor takes an API connection.
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         m.render(),

@@ -166,7 +166,7 @@ async fn send_test(
         sub.get("secret"),
         sub.get("previous_secret"),
     )
-        .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
+    .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
     let event_id = Uuid::new_v4();
     let attempted_at = Utc::now();
     let envelope = json!({

@@ -118,7 +118,9 @@ async fn create(
     // The count and the insert in one transaction that holds the consumer's
     // row, so concurrent creations cannot overshoot the limit together.
     let tx = client.transaction().await?;
-    let check = tx.prepare_cached(sql::SUBSCRIPTIONS_COUNT_FOR_CREATE).await?;
+    let check = tx
+        .prepare_cached(sql::SUBSCRIPTIONS_COUNT_FOR_CREATE)
+        .await?;
     let existing = tx
         .query_one(&check, &[&caller.consumer_id, &body.event_type, &url])
         .await?;

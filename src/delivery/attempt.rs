@@ -126,11 +126,8 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
             Sent::Not,
         );
     }
-    let secrets = match parse_secrets(
-        client.sealer(),
-        &job.secret,
-        job.previous_secret.as_deref(),
-    ) {
+    let secrets = match parse_secrets(client.sealer(), &job.secret, job.previous_secret.as_deref())
+    {
         Some(s) => s,
         None => {
             return (

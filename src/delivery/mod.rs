@@ -10,7 +10,8 @@
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
 //! - [`signing`] signs with the subscription's secret (Standard Webhooks);
 //! - [`client`] is the HTTP client with the SSRF-guarded resolver ([`ssrf`]);
-//! - [`janitor`] vacuums the queue tables.
+//! - [`janitor`] vacuums the queue tables;
+//! - [`queue_gauges`] samples the queue depth for `/metrics`.
 
 pub mod attempt;
 pub mod client;
@@ -18,6 +19,7 @@ pub mod dispatcher;
 pub mod fan_out;
 pub mod janitor;
 pub mod outcome;
+pub mod queue_gauges;
 pub mod recorder;
 pub mod signing;
 pub mod ssrf;

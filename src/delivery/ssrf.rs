@@ -161,12 +161,28 @@ fn classify_v4(ip: Ipv4Addr) -> Option<Range> {
         ([192, 0, 2, 0], 24, "documentation TEST-NET-1 192.0.2.0/24"),
         ([192, 31, 196, 0], 24, "AS112 192.31.196.0/24"),
         ([192, 52, 193, 0], 24, "AMT 192.52.193.0/24"),
-        ([192, 88, 99, 0], 24, "deprecated 6to4 relay anycast 192.88.99.0/24"),
+        (
+            [192, 88, 99, 0],
+            24,
+            "deprecated 6to4 relay anycast 192.88.99.0/24",
+        ),
         ([192, 168, 0, 0], 16, "private range 192.168.0.0/16"),
-        ([192, 175, 48, 0], 24, "direct delegation AS112 192.175.48.0/24"),
+        (
+            [192, 175, 48, 0],
+            24,
+            "direct delegation AS112 192.175.48.0/24",
+        ),
         ([198, 18, 0, 0], 15, "benchmarking 198.18.0.0/15"),
-        ([198, 51, 100, 0], 24, "documentation TEST-NET-2 198.51.100.0/24"),
-        ([203, 0, 113, 0], 24, "documentation TEST-NET-3 203.0.113.0/24"),
+        (
+            [198, 51, 100, 0],
+            24,
+            "documentation TEST-NET-2 198.51.100.0/24",
+        ),
+        (
+            [203, 0, 113, 0],
+            24,
+            "documentation TEST-NET-3 203.0.113.0/24",
+        ),
         ([224, 0, 0, 0], 3, "multicast or reserved 224.0.0.0/3"),
     ];
     TABLE
@@ -203,7 +219,11 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Range> {
     let never = |why| Some(Range::Never(why));
     const NEVER: [([u16; 8], u32, &str); 5] = [
         ([0, 0, 0, 0, 0, 0, 0, 0], 96, "IPv4-compatible ::/96"),
-        ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48, "local-use NAT64 64:ff9b:1::/48"),
+        (
+            [0x64, 0xff9b, 1, 0, 0, 0, 0, 0],
+            48,
+            "local-use NAT64 64:ff9b:1::/48",
+        ),
         ([0x2001, 0, 0, 0, 0, 0, 0, 0], 32, "Teredo 2001::/32"),
         ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4 2002::/16"),
         ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local fe80::/10"),
@@ -215,10 +235,22 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Range> {
     // anycast services (AMT, AS112, ORCHIDv2...) that are no webhook target.
     const PRIVATE: [([u16; 8], u32, &str); 7] = [
         ([0x100, 0, 0, 0, 0, 0, 0, 0], 64, "discard-only 100::/64"),
-        ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignments 2001::/23"),
-        ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32, "documentation 2001:db8::/32"),
+        (
+            [0x2001, 0, 0, 0, 0, 0, 0, 0],
+            23,
+            "IETF protocol assignments 2001::/23",
+        ),
+        (
+            [0x2001, 0xdb8, 0, 0, 0, 0, 0, 0],
+            32,
+            "documentation 2001:db8::/32",
+        ),
         ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation 3fff::/20"),
-        ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16, "segment routing 5f00::/16"),
+        (
+            [0x5f00, 0, 0, 0, 0, 0, 0, 0],
+            16,
+            "segment routing 5f00::/16",
+        ),
         ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local fc00::/7"),
         ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "site-local fec0::/10"),
     ];
