@@ -145,9 +145,13 @@ impl App {
             api = self.parts.api,
             "ihf-webhooks running"
         );
-        axum::serve(self.http, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+        let limits = crate::server::Limits {
+            header_timeout: self.config.http_header_timeout,
+            body_timeout: self.config.http_body_timeout,
+            idle_timeout: self.config.http_idle_timeout,
+            max_connections: self.config.http_max_connections,
+        };
+        crate::server::serve(self.http, router, limits, shutdown).await;
         writers_stop.cancel();
         while writers.join_next().await.is_some() {}
         while tasks.join_next().await.is_some() {}
