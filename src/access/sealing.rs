@@ -273,7 +273,7 @@ mod tests {
     #[test]
     fn every_key_unseals_and_only_the_first_seals() {
         let (old, new) = (SealingKey::generate(), SealingKey::generate());
-        let sealed_old = Sealer::new(&[old.clone()]).seal("a");
+        let sealed_old = Sealer::new(std::slice::from_ref(&old)).seal("a");
         let rotated = Sealer::new(&[new.clone(), old.clone()]);
         assert_eq!(rotated.unseal(&sealed_old).unwrap(), "a");
         assert!(rotated.needs_reseal(&sealed_old));
