@@ -513,3 +513,49 @@ async fn plaintext_secrets_are_sealed_on_the_first_start_with_a_key_and_keep_ver
         .unwrap();
     sealed.stop().await;
 }
+
+#[tokio::test]
+async fn secrets_reseal_moves_every_secret_to_the_first_key_so_the_old_one_can_go() {
+    let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
+    let receiver = Receiver::start().await;
+    let (_, secret) = app.subscribe("annotation.created", &receiver.url()).await;
+    let (old, new) = (SealingKey::generate(), SealingKey::generate());
+    let reseal = |keys: String| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+            .args(["secrets", "reseal"])
+            .env("DATABASE_URL", app.db.url())
+            .env("IHF_SECRET_KEYS", keys)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let first = reseal(old.to_base64());
+    assert!(first.status.success(), "{first:?}");
+    let report: Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(report["sealed"], 1, "{report}");
+    let rotated = reseal(format!("{},{}", new.to_base64(), old.to_base64()));
+    let report: Value = serde_json::from_slice(&rotated.stdout).unwrap();
+    assert_eq!(report["resealed"], 1, "{report}");
+    // Only the new key now: the secret still unseals and signs.
+    let mut env = crate::harness::test_env(&app.db.url());
+    env.insert("IHF_SECRET_KEYS", new.to_base64());
+    let service = crate::harness::Service::start(env, BOTH).await;
+    app.insert("annotations").await;
+    let received = receiver.wait_for(1, WAIT).await;
+    Webhook::new(&secret)
+        .unwrap()
+        .verify(&received[0].body, &received[0].headers)
+        .unwrap();
+    service.stop().await;
+    let without_key = std::process::Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+        .args(["secrets", "reseal"])
+        .env("DATABASE_URL", app.db.url())
+        .env_remove("IHF_SECRET_KEYS")
+        .output()
+        .unwrap();
+    assert!(!without_key.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&without_key.stderr).lines().count(),
+        1
+    );
+}
