@@ -310,4 +310,32 @@ mod tests {
             .to_string()
             .starts_with("DATABASE_URL"));
     }
+
+    #[test]
+    fn hardening_settings_have_their_defaults_and_name_themselves_when_invalid() {
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "DATABASE_URL" => Some("postgres://x".into()),
+                n if n == name => Some(value.into()),
+                _ => None,
+            })
+        };
+        let c = with("NONE", "").unwrap();
+        assert_eq!(c.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http_body_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.http_max_connections, 1024);
+        assert_eq!(c.max_subscriptions_per_consumer, 100);
+        assert_eq!(c.dns_timeout, Duration::from_secs(5));
+        assert!(c.secret_keys.is_empty());
+        for (name, bad) in [
+            ("IHF_HTTP_HEADER_TIMEOUT", "0s"),
+            ("IHF_HTTP_MAX_CONNECTIONS", "0"),
+            ("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "many"),
+            ("IHF_DNS_TIMEOUT", "5"),
+            ("IHF_SECRET_KEYS", "c2hvcnQ="),
+        ] {
+            assert_eq!(with(name, bad).unwrap_err().variable, name);
+        }
+    }
 }

@@ -34,11 +34,12 @@ pub struct Limits {
     pub max_connections: usize,
 }
 
-/// Where a connection is: waiting for a request's headers (new or idle),
-/// receiving a request's body, or being answered.
+/// Where a connection is: waiting for a request (new or idle), receiving a
+/// request's headers or its body, or being answered.
 const WAITING: u8 = 0;
-const RECEIVING: u8 = 1;
-const ANSWERING: u8 = 2;
+const HEADERS: u8 = 1;
+const RECEIVING: u8 = 2;
+const ANSWERING: u8 = 3;
 
 /// One open connection, as the registry and its own task see it.
 struct Slot {
@@ -64,20 +65,32 @@ impl Slot {
         self.state.load(Ordering::Acquire) != ANSWERING
     }
 
-    /// When the connection has waited too long for a request's headers:
-    /// `header_timeout` for its first, `idle_timeout` between requests.
-    /// `None` while a request is under way (the body has its own deadline).
+    /// When the connection has waited too long: for the first request's
+    /// headers `header_timeout` from the connect, between requests
+    /// `idle_timeout`, for a later request's headers `header_timeout` from
+    /// its first byte. `None` while a request is under way (the body has its
+    /// own deadline).
     fn deadline(&self, limits: &Limits, epoch: Instant) -> Option<tokio::time::Instant> {
-        if self.state.load(Ordering::Acquire) != WAITING {
-            return None;
-        }
-        let since = epoch + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
-        let patience = if self.requests.load(Ordering::Acquire) == 0 {
-            limits.header_timeout
-        } else {
-            limits.idle_timeout
+        let patience = match self.state.load(Ordering::Acquire) {
+            HEADERS => limits.header_timeout,
+            WAITING if self.requests.load(Ordering::Acquire) == 0 => limits.header_timeout,
+            WAITING => limits.idle_timeout,
+            _ => return None,
         };
+        let since = epoch + Duration::from_millis(self.since_ms.load(Ordering::Acquire));
         Some((since + patience).into())
+    }
+
+    /// Bytes arrived: on an idle connection, a new request's headers begin.
+    fn bytes_arrived(&self, epoch: Instant) {
+        if self.requests.load(Ordering::Acquire) > 0
+            && self
+                .state
+                .compare_exchange(WAITING, HEADERS, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            self.set(HEADERS, epoch);
+        }
     }
 }
 
@@ -210,12 +223,20 @@ async fn connection(
             }
         })
     };
+    // hyper's own header timeout would start as soon as a response is sent,
+    // cutting idle keep-alive connections at the header timeout; the slot's
+    // deadlines keep the two apart.
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
+        .header_read_timeout(None)
         .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = WatchedIo {
+        inner: stream,
+        slot: slot.clone(),
+        epoch,
+    };
+    let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let mut draining = false;
     loop {
@@ -241,6 +262,59 @@ async fn connection(
         }
     }
     registry.close(id);
+}
+
+/// The socket, telling its slot when bytes arrive (see [`Slot::bytes_arrived`]).
+struct WatchedIo {
+    inner: tokio::net::TcpStream,
+    slot: Arc<Slot>,
+    epoch: Instant,
+}
+
+impl tokio::io::AsyncRead for WatchedIo {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.slot.bytes_arrived(this.epoch);
+        }
+        polled
+    }
+}
+
+impl tokio::io::AsyncWrite for WatchedIo {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

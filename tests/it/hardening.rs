@@ -227,6 +227,40 @@ async fn idle_and_slow_sockets_are_closed_after_their_timeouts() {
 }
 
 #[tokio::test]
+async fn an_idle_keep_alive_connection_outlives_the_header_timeout_until_the_idle_timeout() {
+    let app = TestApp::spawn_with(
+        |env| {
+            http_limits(env);
+            env.insert("IHF_HTTP_IDLE_TIMEOUT", "60s".into());
+        },
+        API_ONLY,
+    )
+    .await;
+    let mut socket = TcpStream::connect(("127.0.0.1", app.service.port))
+        .await
+        .unwrap();
+    let request = b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n";
+    let mut buffer = [0u8; 4096];
+    socket.write_all(request).await.unwrap();
+    assert!(socket.read(&mut buffer).await.unwrap() > 0);
+    // Idle for four header timeouts: still open, and it serves the next request.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    socket.write_all(request).await.unwrap();
+    let n = socket.read(&mut buffer).await.unwrap();
+    assert!(
+        buffer[..n].starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        &buffer[..n]
+    );
+    // A later request's headers still have only the header timeout.
+    socket
+        .write_all(b"GET /healthz HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    assert!(closed_by_server(socket).await);
+}
+
+#[tokio::test]
 async fn a_connection_flood_beyond_the_cap_leaves_healthz_answering() {
     let app = TestApp::spawn_with(
         |env| {
