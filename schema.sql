@@ -276,6 +276,9 @@ CREATE TABLE public.webhook_subscriptions (
 ALTER TABLE ONLY public.annotations
     ADD CONSTRAINT annotations_pkey PRIMARY KEY (id);
 
+ALTER TABLE public.api_consumers
+    ADD CONSTRAINT api_consumers_name_length CHECK ((char_length(name) <= 200)) NOT VALID;
+
 ALTER TABLE ONLY public.api_consumers
     ADD CONSTRAINT api_consumers_pkey PRIMARY KEY (id);
 
@@ -332,6 +335,9 @@ ALTER TABLE ONLY public.webhook_deliveries
 
 ALTER TABLE ONLY public.webhook_subscriptions
     ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
+
+ALTER TABLE public.webhook_subscriptions
+    ADD CONSTRAINT webhook_subscriptions_target_url_length CHECK ((char_length(target_url) <= 2048)) NOT VALID;
 
 CREATE INDEX api_consumers_created_idx ON public.api_consumers USING btree (created_at, id);
 

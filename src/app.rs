@@ -8,13 +8,14 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::access::request_log::{self, RequestLog};
+use crate::access::sealing::{self, Sealer};
 use crate::api::{self, gate, upkeep, AppState};
 use crate::capture::doorbell::{self, Doorbell};
 use crate::config::Config;
 use crate::db::{self, PoolKind};
 use crate::delivery::client::WebhookClient;
 use crate::delivery::ssrf::TargetPolicy;
-use crate::delivery::Worker;
+use crate::delivery::{queue_gauges, Worker};
 use crate::metrics::Metrics;
 use crate::notify;
 
@@ -45,6 +46,7 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("IHF_LISTEN: cannot listen on {}: {e}", config.listen))?;
         let doorbell = parts.worker.then(|| Arc::new(Doorbell::default()));
+        seal_secrets_at_rest(&config, &api_pool).await?;
         Ok(App {
             config,
             parts,
@@ -68,8 +70,10 @@ impl App {
         let policy = TargetPolicy {
             allow_private: self.config.allow_private_targets,
             allow_http: self.config.allow_http_targets,
+            dns_timeout: self.config.dns_timeout,
         };
-        let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout);
+        let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout)
+            .with_sealer(Sealer::new(&self.config.secret_keys));
         let mut tasks = tokio::task::JoinSet::new();
         let mut worker_pool = None;
         if let Some(bell) = &self.doorbell {
@@ -99,6 +103,16 @@ impl App {
             }
             worker_pool = Some(pool);
         }
+        let (gauge_pool, sample) = match &worker_pool {
+            Some(pool) => (pool.clone(), queue_gauges::Sample::Queues),
+            None => (self.api_pool.clone(), queue_gauges::Sample::DatabaseOnly),
+        };
+        tasks.spawn(queue_gauges::run(
+            gauge_pool,
+            sample,
+            self.metrics.clone(),
+            cancel.clone(),
+        ));
         // The gate's background writers stop only after the server has
         // finished its last request, so they flush everything it recorded.
         let (request_log, log_rx) = RequestLog::new();
@@ -132,6 +146,7 @@ impl App {
             metrics: self.metrics.clone(),
             worker_pool,
             gate,
+            max_subscriptions_per_consumer: self.config.max_subscriptions_per_consumer,
         };
         let router = api::router(state, self.parts.api);
         let shutdown = cancel.clone();
@@ -141,13 +156,47 @@ impl App {
             api = self.parts.api,
             "ihf-webhooks running"
         );
-        axum::serve(self.http, router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await?;
+        let limits = crate::server::Limits {
+            header_timeout: self.config.http_header_timeout,
+            body_timeout: self.config.http_body_timeout,
+            idle_timeout: self.config.http_idle_timeout,
+            max_connections: self.config.http_max_connections,
+        };
+        crate::server::serve(self.http, router, limits, shutdown).await;
         writers_stop.cancel();
         while writers.join_next().await.is_some() {}
         while tasks.join_next().await.is_some() {}
         self.api_pool.close();
         Ok(())
     }
+}
+
+/// With `IHF_SECRET_KEYS`, seals the subscription secrets still stored in
+/// plaintext (and moves those sealed under an older key to the first), before
+/// anything is served; without it, says once that secrets are stored unsealed.
+async fn seal_secrets_at_rest(
+    config: &Config,
+    pool: &deadpool_postgres::Pool,
+) -> anyhow::Result<()> {
+    if config.secret_keys.is_empty() {
+        tracing::warn!(
+            "IHF_SECRET_KEYS is not set: subscription secrets are stored unsealed \
+             (anyone who can read the database or a backup can forge webhooks)"
+        );
+        return Ok(());
+    }
+    let client = pool
+        .get()
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {}", db::describe(&e)))?;
+    let report = sealing::reseal_all(&**client, &Sealer::new(&config.secret_keys)).await?;
+    if report.sealed + report.resealed > 0 {
+        tracing::info!(
+            sealed = report.sealed,
+            resealed = report.resealed,
+            key_id = %report.key_id,
+            "sealed subscription secrets at rest"
+        );
+    }
+    Ok(())
 }

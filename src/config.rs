@@ -54,6 +54,22 @@ pub struct Config {
     pub failing_after: Duration,
     /// At most one `delivery.exhausted` per subscription per this long.
     pub exhausted_window: Duration,
+    /// How long a client may take to send a request's headers.
+    pub http_header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    pub http_body_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub http_idle_timeout: Duration,
+    /// Open connections to the HTTP side; at the cap the oldest idle or
+    /// incomplete one is shed.
+    pub http_max_connections: usize,
+    /// Subscriptions one consumer may have.
+    pub max_subscriptions_per_consumer: usize,
+    /// Resolution of a target's name, at subscribe and at send time.
+    pub dns_timeout: Duration,
+    /// Keys that seal subscription secrets at rest: the first seals, all
+    /// unseal. Empty: secrets are stored unsealed.
+    pub secret_keys: Vec<crate::access::sealing::SealingKey>,
 }
 
 /// The operator's notification endpoint: trusted configuration, so private
@@ -185,6 +201,26 @@ impl Config {
                 Duration::from_secs(1)..=Duration::from_secs(30 * 86_400),
                 "1s and 30d",
             )?,
+            http_header_timeout: nonzero(
+                "IHF_HTTP_HEADER_TIMEOUT",
+                duration("IHF_HTTP_HEADER_TIMEOUT", "10s")?,
+            )?,
+            http_body_timeout: nonzero(
+                "IHF_HTTP_BODY_TIMEOUT",
+                duration("IHF_HTTP_BODY_TIMEOUT", "30s")?,
+            )?,
+            http_idle_timeout: nonzero(
+                "IHF_HTTP_IDLE_TIMEOUT",
+                duration("IHF_HTTP_IDLE_TIMEOUT", "60s")?,
+            )?,
+            http_max_connections: positive("IHF_HTTP_MAX_CONNECTIONS", "1024")?,
+            max_subscriptions_per_consumer: positive("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "100")?,
+            dns_timeout: nonzero("IHF_DNS_TIMEOUT", duration("IHF_DNS_TIMEOUT", "5s")?)?,
+            secret_keys: match lookup("IHF_SECRET_KEYS").filter(|v| !v.trim().is_empty()) {
+                None => Vec::new(),
+                Some(text) => crate::access::sealing::parse_keys(&text)
+                    .map_err(|m| err("IHF_SECRET_KEYS", m))?,
+            },
         })
     }
 
@@ -224,6 +260,15 @@ fn operator_webhook(
     let secret = WebhookSecret::parse(secret.trim())
         .map_err(|e| err("IHF_OPERATOR_WEBHOOK_SECRET", e.to_string()))?;
     Ok(Some(OperatorWebhook { url, secret }))
+}
+
+/// `value` unless it is zero.
+fn nonzero(variable: &'static str, value: Duration) -> Result<Duration, ConfigError> {
+    if value.is_zero() {
+        Err(err(variable, "must be longer than 0"))
+    } else {
+        Ok(value)
+    }
 }
 
 /// `value` if it lies within `range` (given in words for the message).
@@ -344,5 +389,33 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("DATABASE_URL"));
+    }
+
+    #[test]
+    fn hardening_settings_have_their_defaults_and_name_themselves_when_invalid() {
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "DATABASE_URL" => Some("postgres://x".into()),
+                n if n == name => Some(value.into()),
+                _ => None,
+            })
+        };
+        let c = with("NONE", "").unwrap();
+        assert_eq!(c.http_header_timeout, Duration::from_secs(10));
+        assert_eq!(c.http_body_timeout, Duration::from_secs(30));
+        assert_eq!(c.http_idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.http_max_connections, 1024);
+        assert_eq!(c.max_subscriptions_per_consumer, 100);
+        assert_eq!(c.dns_timeout, Duration::from_secs(5));
+        assert!(c.secret_keys.is_empty());
+        for (name, bad) in [
+            ("IHF_HTTP_HEADER_TIMEOUT", "0s"),
+            ("IHF_HTTP_MAX_CONNECTIONS", "0"),
+            ("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "many"),
+            ("IHF_DNS_TIMEOUT", "5"),
+            ("IHF_SECRET_KEYS", "c2hvcnQ="),
+        ] {
+            assert_eq!(with(name, bad).unwrap_err().variable, name);
+        }
     }
 }

@@ -13,6 +13,7 @@
 //! - [`api`]: the HTTP side, one module per resource;
 //! - [`db`]: pools, the SQL statements from `sql/`, migrations;
 //! - [`cli`]: the command line, `healthcheck` and the `demo` tour;
+//! - [`server`]: the HTTP server with its timeouts and connection cap;
 //! - [`app`] (startup), [`config`] (environment), [`telemetry`] (logs) and
 //!   [`metrics`] (Prometheus).
 
@@ -26,4 +27,5 @@ pub mod db;
 pub mod delivery;
 pub mod metrics;
 pub mod notify;
+pub mod server;
 pub mod telemetry;

@@ -45,8 +45,11 @@ pub struct Metrics {
     pub operator_notifications: IntCounterVec,
     /// Operator notifications queued and not yet delivered.
     pub operator_queue: IntGauge,
-    /// 1 when the last scrape's database query succeeded.
+    /// 1 when the last sample of the queue gauges reached the database.
     pub database_up: IntGauge,
+    /// Refusals of known keys (revoked, expired) beyond the per-key budget of
+    /// request-log rows: counted here instead of logged.
+    pub refusals_unlogged: IntCounter,
 }
 
 fn counter_vec(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
@@ -204,7 +207,12 @@ impl Metrics {
             database_up: gauge(
                 &r,
                 "ihf_database_up",
-                "1 when this replica reached the database at the last scrape, else 0.",
+                "1 when this replica reached the database at its last sample, else 0.",
+            ),
+            refusals_unlogged: counter(
+                &r,
+                "ihf_auth_refusals_unlogged_total",
+                "Refusals of revoked or expired keys beyond 60 a minute per key, counted instead of logged.",
             ),
             registry: r,
         }

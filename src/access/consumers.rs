@@ -69,10 +69,16 @@ impl NewConsumer {
     }
 }
 
+/// Longest consumer name stored (as the schema's CHECK says too).
+pub const MAX_NAME: usize = 200;
+
 pub fn validate_name(name: &str) -> Result<(), String> {
     // Blank as JSON Schema's `\s` has it (which also counts U+FEFF).
     if name.chars().all(|c| c.is_whitespace() || c == '\u{feff}') {
         return Err("name must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME {
+        return Err(format!("name must be at most {MAX_NAME} characters"));
     }
     Ok(())
 }

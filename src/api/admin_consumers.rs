@@ -29,8 +29,13 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateConsumer {
-    /// Not blank.
-    #[schema(min_length = 1, pattern = r"\S", example = "acme-analytics")]
+    /// Not blank; at most 200 characters.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"\S",
+        example = "acme-analytics"
+    )]
     pub name: String,
     pub description: Option<String>,
     /// Requests per rolling minute (default 60).
@@ -139,8 +144,8 @@ async fn show(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateConsumer {
-    /// Not blank.
-    #[schema(min_length = 1, pattern = r"\S")]
+    /// Not blank; at most 200 characters.
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     pub description: Option<String>,
     #[schema(minimum = 1, maximum = 2147483647)]

@@ -141,30 +141,37 @@ impl KeyRecord {
 }
 
 /// Why a presented key was refused. All but `Unknown` name the consumer the
-/// key belongs to, so the refusal can be logged against it.
+/// key belongs to (so the refusal can be logged against it) and the key.
 #[derive(Debug)]
 pub enum Refusal {
     /// Not a key of ours, or no such key.
     Unknown,
-    Revoked(Uuid),
-    Expired(Uuid),
-    ConsumerInactive(Uuid),
+    Revoked(Uuid, Uuid),
+    Expired(Uuid, Uuid),
+    ConsumerInactive(Uuid, Uuid),
 }
 
 impl Refusal {
     pub fn consumer(&self) -> Option<Uuid> {
+        self.consumer_and_key().map(|(c, _)| c)
+    }
+
+    /// `(consumer, key)` of a known key.
+    pub fn consumer_and_key(&self) -> Option<(Uuid, Uuid)> {
         match self {
             Refusal::Unknown => None,
-            Refusal::Revoked(c) | Refusal::Expired(c) | Refusal::ConsumerInactive(c) => Some(*c),
+            Refusal::Revoked(c, k) | Refusal::Expired(c, k) | Refusal::ConsumerInactive(c, k) => {
+                Some((*c, *k))
+            }
         }
     }
 
     pub fn description(&self) -> &'static str {
         match self {
             Refusal::Unknown => "the token is not valid",
-            Refusal::Revoked(_) => "the token has been revoked",
-            Refusal::Expired(_) => "the token has expired",
-            Refusal::ConsumerInactive(_) => "the consumer is inactive",
+            Refusal::Revoked(..) => "the token has been revoked",
+            Refusal::Expired(..) => "the token has expired",
+            Refusal::ConsumerInactive(..) => "the consumer is inactive",
         }
     }
 }
@@ -209,7 +216,8 @@ impl Authenticator {
         }
     }
 
-    /// The key `token` names, if it is valid now.
+    /// The key `token` names, if it is valid now (a cached answer may be
+    /// up to the cache TTL old).
     pub async fn authenticate(&self, db: &Pool, token: &str) -> Result<Arc<KeyRecord>, AuthError> {
         let now = Utc::now();
         let digest = keys::digest(token);
@@ -217,6 +225,28 @@ impl Authenticator {
             self.touch(record.key_id, now);
             return Ok(record);
         }
+        self.look_up(db, token, digest, now).await
+    }
+
+    /// Like [`authenticate`](Self::authenticate), but always asks the
+    /// database: for minting tokens, so a key revoked on another replica
+    /// cannot mint one from this replica's cache.
+    pub async fn authenticate_fresh(
+        &self,
+        db: &Pool,
+        token: &str,
+    ) -> Result<Arc<KeyRecord>, AuthError> {
+        self.look_up(db, token, keys::digest(token), Utc::now())
+            .await
+    }
+
+    async fn look_up(
+        &self,
+        db: &Pool,
+        token: &str,
+        digest: [u8; 32],
+        now: DateTime<Utc>,
+    ) -> Result<Arc<KeyRecord>, AuthError> {
         let prefix = keys::prefix_of(token).ok_or(AuthError::Refused(Refusal::Unknown))?;
         let client = db.get().await?;
         let stmt = client.prepare_cached(sql::KEYS_AUTHENTICATE).await?;
@@ -227,12 +257,13 @@ impl Authenticator {
             return Err(AuthError::Refused(Refusal::Unknown));
         }
         let consumer: Uuid = row.get("api_consumer_id");
+        let key: Uuid = row.get("id");
         let refusal = if row.get::<_, bool>("revoked") {
-            Some(Refusal::Revoked(consumer))
+            Some(Refusal::Revoked(consumer, key))
         } else if row.get::<_, bool>("expired") {
-            Some(Refusal::Expired(consumer))
+            Some(Refusal::Expired(consumer, key))
         } else if !row.get::<_, bool>("consumer_active") {
-            Some(Refusal::ConsumerInactive(consumer))
+            Some(Refusal::ConsumerInactive(consumer, key))
         } else {
             None
         };

@@ -118,6 +118,7 @@ async fn list(
 ) -> Result<Json<Page<Delivery>>, Problem> {
     caller.require(Scope::DeliveriesRead)?;
     let page = page::Request::parse(query.limit, query.cursor.as_deref())?;
+    page::check_time("since", query.since)?;
     let client = state.db.get().await?;
     let subscription = own_subscription(&client, &caller, &id).await?;
     let (before_time, before_id) = page.after.unzip();

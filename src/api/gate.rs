@@ -38,6 +38,41 @@ pub struct Gate {
     pub scopes: RouteScopes,
     /// Lifetime of tokens from `/api/v2/token`.
     pub token_ttl: Duration,
+    /// How many refusals of each known key were logged this minute.
+    pub refusals: RefusalBudget,
+}
+
+/// Refusals of a known key (revoked, expired, inactive consumer) go to its
+/// consumer's request log up to [`REFUSALS_LOGGED_PER_MINUTE`] a minute per
+/// key; beyond that they are only counted in `/metrics`, so a leaked revoked
+/// key cannot flood the real consumer's log and usage. Refusals never touch
+/// the consumer's rate limit or quota.
+pub const REFUSALS_LOGGED_PER_MINUTE: u32 = 60;
+
+/// Most keys tracked; past this the oldest minute's counts are dropped.
+const MAX_TRACKED_KEYS: usize = 10_000;
+
+#[derive(Debug, Default)]
+pub struct RefusalBudget(std::sync::Mutex<HashMap<Uuid, (i64, u32)>>);
+
+impl RefusalBudget {
+    /// Whether a refusal of `key` at `now` may still be logged (and counts it).
+    pub fn admit(&self, key: Uuid, now: DateTime<Utc>) -> bool {
+        let minute = now.timestamp().div_euclid(60);
+        let mut counts = self.0.lock().expect("refusal budget lock");
+        if counts.len() >= MAX_TRACKED_KEYS && !counts.contains_key(&key) {
+            counts.retain(|_, (m, _)| *m == minute);
+            if counts.len() >= MAX_TRACKED_KEYS {
+                counts.clear();
+            }
+        }
+        let entry = counts.entry(key).or_insert((minute, 0));
+        if entry.0 != minute {
+            *entry = (minute, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= REFUSALS_LOGGED_PER_MINUTE
+    }
 }
 
 /// `(method, route template)` → the scope the OpenAPI document says the
@@ -98,8 +133,17 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
         Err(AuthError::Unavailable(problem)) => return problem.into_response(),
         Err(AuthError::Refused(refusal)) => {
             let response = auth::unauthorized(Some(refusal.description())).into_response();
-            if let Some(consumer) = refusal.consumer() {
-                gate.record(consumer, endpoint, &method, &response, started, now);
+            if let Some((consumer, key)) = refusal.consumer_and_key() {
+                gate.record_refusal(
+                    &state.metrics,
+                    consumer,
+                    key,
+                    endpoint,
+                    &method,
+                    &response,
+                    started,
+                    now,
+                );
             }
             return response;
         }
@@ -126,6 +170,27 @@ pub async fn gate(State(state): State<AppState>, mut request: Request, next: Nex
 }
 
 impl Gate {
+    /// Logs a refusal of a known key against its consumer within the key's
+    /// budget; beyond it, counts it in `/metrics` only.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record_refusal(
+        &self,
+        metrics: &crate::metrics::Metrics,
+        consumer_id: Uuid,
+        key_id: Uuid,
+        endpoint: String,
+        method: &Method,
+        response: &Response,
+        started: Instant,
+        at: DateTime<Utc>,
+    ) {
+        if self.refusals.admit(key_id, at) {
+            self.record(consumer_id, endpoint, method, response, started, at);
+        } else {
+            metrics.refusals_unlogged.inc();
+        }
+    }
+
     /// Queues the request-log entry of a finished request.
     pub fn record(
         &self,
@@ -139,7 +204,7 @@ impl Gate {
         self.log.record(Entry {
             consumer_id,
             endpoint,
-            method: method.as_str().to_string(),
+            method: super::metrics::method_label(method).to_string(),
             status: response.status().as_u16(),
             latency_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
             at,
@@ -216,5 +281,22 @@ pub fn new_gate(
         log,
         scopes,
         token_ttl,
+        refusals: RefusalBudget::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_of_one_key_are_logged_sixty_a_minute() {
+        let budget = RefusalBudget::default();
+        let (key, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let logged = (0..100).filter(|_| budget.admit(key, t)).count();
+        assert_eq!(logged, REFUSALS_LOGGED_PER_MINUTE as usize);
+        assert!(budget.admit(other, t), "each key has its own budget");
+        assert!(budget.admit(key, t + chrono::Duration::seconds(60)));
+    }
 }

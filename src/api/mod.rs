@@ -59,6 +59,8 @@ pub struct AppState {
     pub worker_pool: Option<Pool>,
     /// Authentication cache, limiter and request log of the gated routes.
     pub gate: Arc<gate::Gate>,
+    /// `IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER`.
+    pub max_subscriptions_per_consumer: usize,
 }
 
 /// Routes behind the gate (bearer key or token, limits, scopes, request log).
@@ -116,5 +118,6 @@ pub fn router(state: AppState, api: bool) -> Router {
             state.clone(),
             metrics::track,
         ))
+        .layer(middleware::map_response(problem::ensure_problem))
         .with_state(state)
 }

@@ -85,10 +85,28 @@ pub fn encode_cursor(at: DateTime<Utc>, id: Uuid) -> String {
 pub fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
     let (micros, id) = text.split_once(',')?;
-    Some((
-        DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
-    ))
+    let at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    // A tampered cursor may hold a time PostgreSQL cannot store; that is the
+    // caller's mistake (400), not a failed query (500).
+    in_range(at).then_some((at, id.parse().ok()?))
+}
+
+/// Whether `at` lies in years 1 to 9999, well inside what PostgreSQL's
+/// `timestamptz` holds, so a query with it cannot fail on the value.
+pub fn in_range(at: DateTime<Utc>) -> bool {
+    use chrono::Datelike;
+    (1..=9999).contains(&at.year())
+}
+
+/// A timestamp from the query string, refused with a 400 naming `parameter`
+/// when it lies outside [`in_range`].
+pub fn check_time(parameter: &str, at: Option<DateTime<Utc>>) -> Result<(), Problem> {
+    match at {
+        Some(at) if !in_range(at) => Err(Problem::bad_request(format!(
+            "{parameter} must lie between the years 0001 and 9999"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -101,6 +119,17 @@ mod tests {
         let id = Uuid::new_v4();
         assert_eq!(decode_cursor(&encode_cursor(at, id)), Some((at, id)));
         assert_eq!(decode_cursor("not-a-cursor"), None);
+    }
+
+    #[test]
+    fn cursors_and_times_out_of_the_databases_range_are_bad_requests() {
+        // Year -144,000: chrono holds it, PostgreSQL does not.
+        let far = URL_SAFE_NO_PAD.encode(format!("{},{}", -(i64::MAX / 2), Uuid::nil()));
+        assert_eq!(decode_cursor(&far), None);
+        assert!(Request::parse(None, Some(&far)).is_err());
+        let ancient = "-5000-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert!(check_time("since", Some(ancient)).is_err());
+        assert!(check_time("since", Some(Utc::now())).is_ok());
     }
 
     #[test]

@@ -67,15 +67,17 @@ impl Problem {
     }
 }
 
+// Database errors are logged with their causes: a tokio-postgres error's own
+// text is only "db error", and the server's words are in its source.
 impl From<tokio_postgres::Error> for Problem {
     fn from(e: tokio_postgres::Error) -> Problem {
-        Problem::internal(e)
+        Problem::internal(crate::db::describe(&e))
     }
 }
 
 impl From<deadpool_postgres::PoolError> for Problem {
     fn from(e: deadpool_postgres::PoolError) -> Problem {
-        Problem::internal(e)
+        Problem::internal(crate::db::describe(&e))
     }
 }
 
@@ -101,4 +103,41 @@ impl IntoResponse for Problem {
         }
         response
     }
+}
+
+/// Middleware: an error response that is not already a problem (axum's own
+/// rejections, such as an undecodable path or a body over the limit, answer in
+/// plain text) becomes one, keeping its status and, as `detail`, its text.
+/// JSON errors stay as they are (the token endpoint's RFC 6749 shape).
+pub async fn ensure_problem(response: Response) -> Response {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(status.is_client_error() || status.is_server_error())
+        || content_type.starts_with("application/problem+json")
+        || content_type.starts_with("application/json")
+    {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let title = status.canonical_reason().unwrap_or("Error");
+    let detail = if text.is_empty() {
+        title.to_string()
+    } else {
+        text
+    };
+    let mut problem = Problem::new(status, title, detail);
+    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
+        for value in parts.headers.get_all(&name) {
+            problem = problem.with_header(name.clone(), value.clone());
+        }
+    }
+    problem.into_response()
 }

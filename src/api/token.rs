@@ -274,24 +274,24 @@ async fn exchange(
     }
     let scopes = granted_scopes(form.scope.as_deref(), &key.scopes)?;
     let ttl = chrono::Duration::from_std(state.gate.token_ttl).expect("token TTL fits");
+    // A token never outlives the key it was minted with.
+    let now = Utc::now();
+    let expires_at = match key.expires_at {
+        Some(key_expiry) => key_expiry.min(now + ttl),
+        None => now + ttl,
+    };
     let client = state
         .db
         .get()
         .await
         .map_err(|e| server_error(&e.to_string()))?;
-    let issued = keys::issue_token(
-        &**client,
-        key.consumer_id,
-        &scopes,
-        Utc::now() + ttl,
-        key.key_id,
-    )
-    .await
-    .map_err(|e| server_error(&e.to_string()))?;
+    let issued = keys::issue_token(&**client, key.consumer_id, &scopes, expires_at, key.key_id)
+        .await
+        .map_err(|e| server_error(&crate::db::describe(&e)))?;
     Ok(TokenResponse {
         access_token: issued.key,
         token_type: "Bearer".into(),
-        expires_in: ttl.num_seconds(),
+        expires_in: (expires_at - now).num_seconds().max(0),
         scope: scopes.to_string(),
     })
 }
@@ -314,15 +314,23 @@ async fn authenticate_client(
 ) -> Result<std::sync::Arc<KeyRecord>, Failure> {
     let refused = || Failure::invalid_client(used_basic, "client authentication failed");
     let client_id: Uuid = client_id.parse().map_err(|_| refused())?;
-    match state.gate.auth.authenticate(&state.db, secret).await {
+    // Never from the cache: a key revoked on another replica must not mint.
+    match state.gate.auth.authenticate_fresh(&state.db, secret).await {
         Ok(key) if key.consumer_id == client_id && key.token_type == "static" => {
             *consumer = Some(client_id);
             Ok(key)
         }
         Ok(_) => Err(refused()),
         Err(AuthError::Refused(refusal)) => {
-            if refusal.consumer() == Some(client_id) {
-                *consumer = Some(client_id);
+            // Logged against the consumer within the key's refusal budget.
+            if let Some((owner, key)) = refusal.consumer_and_key() {
+                if owner == client_id {
+                    if state.gate.refusals.admit(key, Utc::now()) {
+                        *consumer = Some(client_id);
+                    } else {
+                        state.metrics.refusals_unlogged.inc();
+                    }
+                }
             }
             Err(refused())
         }

@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -58,29 +59,47 @@ pub struct RotatedSecret {
     security(("bearer" = ["webhooks:write"])),
     responses(
         (status = 200, description = "The new secret (shown once); the old one signs alongside until previous_secret_expires_at", body = RotatedSecret),
+        (status = 400, description = "The body is not valid JSON"),
         (status = 404, description = "No such subscription of the caller's"),
-        (status = 422, description = "The supplied secret is not valid"),
+        (status = 413, description = "The body is larger than 64 KiB"),
+        (status = 415, description = "A body that is not `application/json`"),
+        (status = 422, description = "The body is not a JSON object, or the supplied secret is not valid"),
     )
 )]
 async fn rotate_secret(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<RotatedSecret>, Problem> {
     caller.require(Scope::WebhooksWrite)?;
     let id = parse_id(&id, "subscription")?;
-    // The body is optional: empty means "generate one for me".
+    // The body is optional: empty means "generate one for me"; otherwise it
+    // is a JSON object like every other body of the API.
     let body: RotateSecret = if body.iter().all(u8::is_ascii_whitespace) {
         RotateSecret::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
+        if !is_json(&headers) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type",
+                "send the body as JSON with `Content-Type: application/json`, or no body",
+            ));
+        }
+        let unprocessable = |detail: String| {
             Problem::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Unprocessable Content",
-                e.to_string(),
+                detail,
             )
-        })?
+        };
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| Problem::bad_request("the body is not valid JSON"))?;
+        if !value.is_object() {
+            return Err(unprocessable("the body must be a JSON object".into()));
+        }
+        serde_json::from_value(value).map_err(|e| unprocessable(e.to_string()))?
     };
     let secret = match body.secret {
         Some(text) => WebhookSecret::parse(&text)
@@ -95,7 +114,12 @@ async fn rotate_secret(
     let row = client
         .query_opt(
             &stmt,
-            &[&id, &caller.consumer_id, &secret.expose(), &grace_ms],
+            &[
+                &id,
+                &caller.consumer_id,
+                &state.webhook_client.sealer().seal(secret.expose()),
+                &grace_ms,
+            ],
         )
         .await?
         .ok_or_else(|| Problem::not_found("subscription"))?;
@@ -138,8 +162,12 @@ async fn send_test(
     let client = state.db.get().await?;
     let sub = load_for_send(&client, id, caller.consumer_id).await?;
     drop(client);
-    let secrets = parse_secrets(sub.get("secret"), sub.get("previous_secret"))
-        .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
+    let secrets = parse_secrets(
+        state.webhook_client.sealer(),
+        sub.get("secret"),
+        sub.get("previous_secret"),
+    )
+    .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
     let event_id = Uuid::new_v4();
     let attempted_at = Utc::now();
     let envelope = json!({
@@ -156,7 +184,10 @@ async fn send_test(
         &secrets,
         &event_id.to_string(),
         &body,
-        &load_header_values(&sub.get::<_, serde_json::Value>("headers")),
+        &load_header_values(
+            &sub.get::<_, serde_json::Value>("headers"),
+            state.webhook_client.sealer(),
+        ),
     )
     .await;
     let latency_ms = started.elapsed().as_millis().min(i32::MAX as u128) as i32;
@@ -267,4 +298,13 @@ async fn load_for_send(
         .query_opt(&stmt, &[&id, &consumer])
         .await?
         .ok_or_else(|| Problem::not_found("subscription"))
+}
+
+/// Whether the request says its body is JSON (`application/json`, parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
 }

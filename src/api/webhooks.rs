@@ -103,7 +103,7 @@ pub struct CreateSubscription {
     pub event_type: String,
     /// Where to POST the webhooks: `https` (and `http` when the deployment
     /// allows it), resolving only to addresses the SSRF guard allows.
-    #[schema(example = "https://example.com/hooks/ihf")]
+    #[schema(example = "https://example.com/hooks/ihf", max_length = 2048)]
     pub target_url: String,
     /// A `whsec_` secret (base64 of 24–64 bytes); generated when absent.
     pub secret: Option<String>,
@@ -132,7 +132,8 @@ pub struct CreatedSubscription {
     security(("bearer" = ["webhooks:write"])),
     responses(
         (status = 201, description = "Created; the secret is shown only now", body = CreatedSubscription),
-        (status = 422, description = "A field is invalid (named in `errors`), or the target is refused by the SSRF guard"),
+        (status = 409, description = "The caller already has a subscription to this event type at this target_url"),
+        (status = 422, description = "A field is invalid (named in `errors`), the target is refused by the SSRF guard, or the caller has as many subscriptions as allowed (`limit`)"),
     )
 )]
 async fn create(
@@ -155,9 +156,40 @@ async fn create(
         None => WebhookSecret::generate(),
     };
     let custom = parse_headers(body.headers.as_ref())?.unwrap_or_default();
-    let client = state.db.get().await?;
-    let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_INSERT).await?;
-    let row = client
+    let mut client = state.db.get().await?;
+    // The count and the insert in one transaction that holds the consumer's
+    // row, so concurrent creations cannot overshoot the limit together.
+    let tx = client.transaction().await?;
+    let check = tx
+        .prepare_cached(sql::SUBSCRIPTIONS_COUNT_FOR_CREATE)
+        .await?;
+    let existing = tx
+        .query_one(&check, &[&caller.consumer_id, &body.event_type, &url])
+        .await?;
+    if existing.get::<_, bool>("duplicate") {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            "a subscription to this event type at this target_url already exists; \
+             each would deliver every event again",
+        ));
+    }
+    let limit = state.max_subscriptions_per_consumer;
+    if existing.get::<_, i64>("subscriptions") >= limit as i64 {
+        return Err(Problem {
+            extensions: Some(serde_json::json!({ "limit": limit })),
+            ..Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Unprocessable Content",
+                format!(
+                    "a consumer may have at most {limit} subscriptions \
+                     (IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER); delete one first"
+                ),
+            )
+        });
+    }
+    let stmt = tx.prepare_cached(sql::SUBSCRIPTIONS_INSERT).await?;
+    let row = tx
         .query_one(
             &stmt,
             &[
@@ -165,10 +197,12 @@ async fn create(
                 &body.event_type,
                 &url,
                 &secret.expose(),
-                &headers::store_header_values(&custom),
+                &headers::store_header_values(&custom, state.webhook_client.sealer()),
+                &state.webhook_client.sealer().seal(secret.expose()),
             ],
         )
         .await?;
+    tx.commit().await?;
     let created = CreatedSubscription {
         subscription: Subscription::from_row(&row),
         secret: secret.expose().to_string(),
@@ -189,13 +223,30 @@ fn parse_headers(
 
 /// The SSRF guard at subscribe time: a clear 422 naming the field.
 async fn check_target(state: &AppState, target_url: &str) -> Result<String, Problem> {
-    state
+    let too_long = || {
+        Problem::invalid_field(
+            "target_url",
+            format!("must be at most {MAX_TARGET_URL} characters"),
+        )
+    };
+    if target_url.chars().count() > MAX_TARGET_URL {
+        return Err(too_long());
+    }
+    let url = state
         .target_policy
         .check_target(target_url)
         .await
         .map(|url| url.to_string())
-        .map_err(|refusal| Problem::invalid_field("target_url", refusal.to_string()))
+        .map_err(|refusal| Problem::invalid_field("target_url", refusal.to_string()))?;
+    // Normalising (punycode, percent-encoding) can lengthen it.
+    if url.chars().count() > MAX_TARGET_URL {
+        return Err(too_long());
+    }
+    Ok(url)
 }
+
+/// Longest `target_url` stored (as the schema's CHECK says too).
+pub const MAX_TARGET_URL: usize = 2048;
 
 /// `?limit=&cursor=` of the list endpoints.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -295,6 +346,7 @@ async fn show(
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
     /// A new target, checked like at creation.
+    #[schema(max_length = 2048)]
     pub target_url: Option<String>,
     /// Pause (`false`) or resume (`true`) deliveries.
     pub is_active: Option<bool>,
@@ -330,7 +382,8 @@ async fn update(
         Some(url) => Some(check_target(&state, url).await?),
         None => None,
     };
-    let stored = parse_headers(body.headers.as_ref())?.map(|h| headers::store_header_values(&h));
+    let stored = parse_headers(body.headers.as_ref())?
+        .map(|h| headers::store_header_values(&h, state.webhook_client.sealer()));
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_UPDATE).await?;
     let row = client

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::access::consumers::{self, NewConsumer};
 use crate::access::keys::{self, Scopes};
+use crate::access::sealing::{self, Sealer};
 use crate::app::{App, Parts};
 use crate::config::{parse_duration, Config};
 use crate::db::{self, migrate};
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Sealed secrets at rest.
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Exit 0 if this replica's /readyz (at IHF_LISTEN) answers 200; for container health checks.
     Healthcheck,
 }
@@ -79,6 +83,14 @@ enum ConsumerCommand {
     },
     /// List every consumer; prints `{"consumers": [...]}`.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SecretsCommand {
+    /// Re-seal every subscription secret under the first of IHF_SECRET_KEYS
+    /// (and seal plaintext ones), so an older key can be retired; prints
+    /// what it did as JSON.
+    Reseal,
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +246,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("--consumer: no consumer with id {consumer}");
             }
             print_json(&keys::issue(&client, consumer, &scopes, "static", expires_at).await?)
+        }
+        Command::Secrets(SecretsCommand::Reseal) => {
+            let client = connect(&config).await?;
+            let sealer = Sealer::new(&config.secret_keys);
+            print_json(&sealing::reseal_all(&client, &sealer).await?)
         }
         Command::Demo { .. } | Command::Healthcheck => unreachable!("handled above"),
     }

@@ -28,6 +28,9 @@ pub mod sql {
         SUBSCRIPTIONS_RECORD_HEALTH = "subscriptions_record_health.sql";
         SUBSCRIPTIONS_DISABLE_FAILING = "subscriptions_disable_failing.sql";
         SUBSCRIPTIONS_INSERT = "subscriptions_insert.sql";
+        SUBSCRIPTIONS_COUNT_FOR_CREATE = "subscriptions_count_for_create.sql";
+        SUBSCRIPTIONS_LIST_SECRETS = "subscriptions_list_secrets.sql";
+        SUBSCRIPTIONS_RESEAL_SECRET = "subscriptions_reseal_secret.sql";
         SUBSCRIPTIONS_LIST = "subscriptions_list.sql";
         SUBSCRIPTIONS_GET = "subscriptions_get.sql";
         SUBSCRIPTIONS_UPDATE = "subscriptions_update.sql";

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
+use crate::access::sealing::Sealer;
 use crate::delivery::headers::{load_header_values, CustomHeaders};
 use crate::delivery::signing::{signature_header, WebhookSecret};
 
@@ -28,7 +29,9 @@ pub struct ClaimedJob {
     pub secret: String,
     pub previous_secret: Option<String>,
     pub active: bool,
-    pub headers: CustomHeaders,
+    /// Custom headers as stored (values sealed when keys are set); unsealed
+    /// at send time.
+    pub stored_headers: serde_json::Value,
 }
 
 impl ClaimedJob {
@@ -45,7 +48,7 @@ impl ClaimedJob {
             secret: row.get("secret"),
             previous_secret: row.get("previous_secret"),
             active: row.get("active"),
-            headers: load_header_values(&row.get::<_, serde_json::Value>("headers")),
+            stored_headers: row.get("headers"),
         }
     }
 }
@@ -131,7 +134,8 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
             Sent::Not,
         );
     }
-    let secrets = match parse_secrets(&job.secret, job.previous_secret.as_deref()) {
+    let secrets = match parse_secrets(client.sealer(), &job.secret, job.previous_secret.as_deref())
+    {
         Some(s) => s,
         None => {
             return (
@@ -146,7 +150,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
         &secrets,
         &job.event_id.to_string(),
         &job.body,
-        &job.headers,
+        &load_header_values(&job.stored_headers, client.sealer()),
     )
     .await;
     let sent = match result {
@@ -189,13 +193,21 @@ pub async fn sign_and_send(
         .await
 }
 
-/// The current secret, plus the previous one while its rotation grace lasts.
-pub fn parse_secrets(current: &str, previous: Option<&str>) -> Option<Vec<WebhookSecret>> {
-    let mut secrets = vec![WebhookSecret::parse(current).ok()?];
-    if let Some(previous) = previous {
-        if let Ok(s) = WebhookSecret::parse(previous) {
-            secrets.push(s);
+/// The current secret, plus the previous one while its rotation grace lasts,
+/// unsealed (see [`Sealer`]); `None` when the current one is unusable.
+pub fn parse_secrets(
+    sealer: &Sealer,
+    current: &str,
+    previous: Option<&str>,
+) -> Option<Vec<WebhookSecret>> {
+    let unsealed = |text: &str| match sealer.unseal(text) {
+        Ok(plain) => WebhookSecret::parse(&plain).ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "a stored webhook secret cannot be unsealed");
+            None
         }
-    }
+    };
+    let mut secrets = vec![unsealed(current)?];
+    secrets.extend(previous.and_then(unsealed));
     Some(secrets)
 }

@@ -2,6 +2,7 @@
 //! resolver applies the SSRF guard and hands the connector exactly the
 //! addresses it checked. Never follows redirects (hyper does not).
 
+use crate::access::sealing::Sealer;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -84,6 +85,8 @@ pub struct WebhookClient {
     client: Client<HttpsConnector<HttpConnector<GuardedResolver>>, Full<Bytes>>,
     policy: TargetPolicy,
     timeout: Duration,
+    /// Unseals the stored secrets the attempts are signed with.
+    sealer: Sealer,
 }
 
 /// The headers of one signed attempt.
@@ -120,11 +123,22 @@ impl WebhookClient {
             client,
             policy,
             timeout,
+            sealer: Sealer::default(),
         }
+    }
+
+    /// The same client, unsealing stored secrets with `sealer`.
+    pub fn with_sealer(mut self, sealer: Sealer) -> WebhookClient {
+        self.sealer = sealer;
+        self
     }
 
     pub fn policy(&self) -> TargetPolicy {
         self.policy
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
     }
 
     /// POSTs one signed webhook. The URL was checked by the caller; DNS

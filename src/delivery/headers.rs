@@ -7,6 +7,7 @@
 //! [`load_header_values`], so sealing them at rest (like subscription
 //! secrets) is a change to these two functions.
 
+use crate::access::sealing::Sealer;
 use std::collections::{BTreeMap, HashMap};
 
 use http::{HeaderName, HeaderValue};
@@ -108,12 +109,13 @@ impl CustomHeaders {
     }
 }
 
-/// The column value for `webhook_subscriptions.headers`.
-pub fn store_header_values(headers: &CustomHeaders) -> Value {
+/// The column value for `webhook_subscriptions.headers`: the values sealed
+/// like secrets (an `Authorization` value is one), the names in the clear.
+pub fn store_header_values(headers: &CustomHeaders, sealer: &Sealer) -> Value {
     let object: serde_json::Map<String, Value> = headers
         .iter()
         .map(|(n, v)| {
-            let value = v.to_str().unwrap_or_default().to_string();
+            let value = sealer.seal(v.to_str().unwrap_or_default());
             (n.as_str().to_string(), Value::String(value))
         })
         .collect();
@@ -122,7 +124,7 @@ pub fn store_header_values(headers: &CustomHeaders) -> Value {
 
 /// The headers to send, from the stored column value. An entry that does not
 /// parse (never expected: it was checked when stored) is skipped.
-pub fn load_header_values(stored: &Value) -> CustomHeaders {
+pub fn load_header_values(stored: &Value, sealer: &Sealer) -> CustomHeaders {
     let Some(object) = stored.as_object() else {
         return CustomHeaders::default();
     };
@@ -130,7 +132,14 @@ pub fn load_header_values(stored: &Value) -> CustomHeaders {
         .iter()
         .filter_map(|(name, value)| {
             let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
-            let value = HeaderValue::from_str(value.as_str()?).ok()?;
+            let value = match sealer.unseal(value.as_str()?) {
+                Ok(value) => value,
+                Err(e) => {
+                    tracing::warn!(header = %name, error = %e, "a custom header value does not unseal; not sent");
+                    return None;
+                }
+            };
+            let value = HeaderValue::from_str(&value).ok()?;
             Some((name, value))
         })
         .collect();
@@ -193,8 +202,14 @@ mod tests {
     #[test]
     fn stored_values_load_back_and_show_masked() {
         let h = CustomHeaders::parse(&input(&[("Authorization", "Bearer abc")])).unwrap();
-        let stored = store_header_values(&h);
-        assert_eq!(load_header_values(&stored), h);
+        let plain = Sealer::default();
+        let stored = store_header_values(&h, &plain);
+        assert_eq!(load_header_values(&stored, &plain), h);
         assert_eq!(masked(&stored)["authorization"], MASK);
+        let sealer = Sealer::new(&[crate::access::sealing::SealingKey::generate()]);
+        let sealed = store_header_values(&h, &sealer);
+        assert!(!sealed.to_string().contains("Bearer abc"), "{sealed}");
+        assert_eq!(load_header_values(&sealed, &sealer), h);
+        assert_eq!(masked(&sealed)["authorization"], MASK);
     }
 }

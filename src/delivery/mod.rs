@@ -12,7 +12,8 @@
 //!   its last success and failure;
 //! - [`signing`] signs with the subscription's secret (Standard Webhooks);
 //! - [`client`] is the HTTP client with the SSRF-guarded resolver ([`ssrf`]);
-//! - [`janitor`] vacuums the queue tables.
+//! - [`janitor`] vacuums the queue tables;
+//! - [`queue_gauges`] samples the queue depth for `/metrics`.
 
 pub mod attempt;
 pub mod client;
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod health;
 pub mod janitor;
 pub mod outcome;
+pub mod queue_gauges;
 pub mod recorder;
 pub mod signing;
 pub mod ssrf;

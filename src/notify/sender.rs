@@ -53,7 +53,13 @@ impl Sender {
         let target = config.operator.clone()?;
         Some(Sender {
             pool,
-            client: WebhookClient::new(TargetPolicy::OPERATOR, config.delivery_timeout),
+            client: WebhookClient::new(
+                TargetPolicy {
+                    dns_timeout: config.dns_timeout,
+                    ..TargetPolicy::OPERATOR
+                },
+                config.delivery_timeout,
+            ),
             target,
             retry: RetryPolicy {
                 schedule: config.retry_schedule.clone(),

@@ -44,6 +44,7 @@ fn router() -> axum::Router {
         secret_rotation_grace: Duration::from_secs(60),
         metrics: Default::default(),
         worker_pool: None,
+        max_subscriptions_per_consumer: 100,
     };
     api::router(state, true)
 }

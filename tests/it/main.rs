@@ -21,6 +21,7 @@ mod delivery;
 mod demo;
 mod deploy;
 mod faults;
+mod hardening;
 mod interop;
 mod isolation;
 mod observability;

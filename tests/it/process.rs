@@ -230,7 +230,9 @@ async fn two_replicas_share_the_work_without_sending_anything_twice() {
         ..Reply::status(200)
     });
     app.subscribe("annotation.created", &receiver.url()).await;
-    app.subscribe("annotation.created", &receiver.url()).await;
+    // A second subscription to the same receiver (an exact duplicate is refused).
+    app.subscribe("annotation.created", &format!("{}?copy=2", receiver.url()))
+        .await;
     let mut a = Replica::start(&app.db.url(), &[]);
     let mut b = Replica::start(&app.db.url(), &[]);
     a.wait_ready().await;

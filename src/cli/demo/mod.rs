@@ -79,6 +79,11 @@ pub async fn run(keep_running: bool, cancel: CancellationToken) -> anyhow::Resul
         "IHF_ALLOW_PRIVATE_TARGETS" | "IHF_ALLOW_HTTP_TARGETS" => Some("true".into()),
         other => std::env::var(other).ok(),
     })?;
+    if config.secret_keys.is_empty() {
+        // Secrets sealed at rest, as in production, under a key that lives
+        // only as long as this process (and the throwaway database).
+        config.secret_keys = vec![crate::access::sealing::SealingKey::generate()];
+    }
     telemetry::init(config.log_json);
     println!("ihf-webhooks demo: database -> service -> signed webhooks -> verifying receiver");
     let database = Throwaway::create(&cancel)
