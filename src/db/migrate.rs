@@ -81,6 +81,15 @@ async fn check_framework_tables(client: &tokio_postgres::Client) -> Result<(), M
     }
 }
 
+/// (version, name) of every migration compiled into this binary.
+pub fn known_migrations() -> Vec<(i32, String)> {
+    migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| (m.version(), m.name().to_string()))
+        .collect()
+}
+
 /// The newest migration version compiled into this binary.
 pub fn latest_version() -> i32 {
     migrations::runner()

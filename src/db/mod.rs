@@ -7,6 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 pub mod migrate;
+pub mod schema;
 
 /// Every statement the service runs, loaded from `sql/`. A test prepares each
 /// one against the migrated schema, so a typo fails CI, not production.
@@ -53,6 +54,7 @@ pub mod sql {
         REQUEST_LOG_INSERT = "request_log_insert.sql";
         DELIVERIES_LIST = "deliveries_list.sql";
         USAGE_BY_DAY = "usage_by_day.sql";
+        SCHEMA_HISTORY_VERSIONS = "schema_history_versions.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");
