@@ -117,14 +117,15 @@ pub fn pool(url: &str, kind: PoolKind, size: usize) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Pool(e.to_string()))
 }
 
-/// An error and its causes on one line, for logs: a tokio-postgres error says
-/// only "db error" and keeps the server's words in its source.
+/// An error and its causes on one line, for logs and the CLI: a tokio-postgres
+/// error may say only "db error" and keep the server's words in its source,
+/// or repeat them; a cause already said is not said again.
 pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
+        if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }

@@ -79,7 +79,7 @@ pub async fn run(keep_running: bool, cancel: CancellationToken) -> anyhow::Resul
         "IHF_ALLOW_PRIVATE_TARGETS" | "IHF_ALLOW_HTTP_TARGETS" => Some("true".into()),
         other => std::env::var(other).ok(),
     })?;
-    telemetry::init(config.log_json);
+    telemetry::init(config.log_json)?;
     println!("ihf-webhooks demo: database -> service -> signed webhooks -> verifying receiver");
     let database = Throwaway::create(&cancel)
         .await

@@ -42,7 +42,7 @@ pub fn test_env(db_url: &str) -> HashMap<&'static str, String> {
 
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        ihf_webhooks::telemetry::init(false);
+        ihf_webhooks::telemetry::init(false).expect("RUST_LOG is a valid filter");
     }
 }
 
