@@ -1,5 +1,5 @@
-//! `ihf-webhooks migrate`: the Phase 9 tables, our own tables and the capture
-//! triggers, applied by refinery under an advisory lock so several replicas
+//! `ihf-webhooks migrate`: the external-API tables (V1), our own tables and
+//! the capture triggers, applied by refinery under an advisory lock so several replicas
 //! can start at once.
 
 use crate::db::{self, sql};

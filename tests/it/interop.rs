@@ -283,7 +283,7 @@ async fn signatures_made_by_the_python_library_verify_with_the_sdk() {
     if !available(&PYTHON_STANDARDWEBHOOKS).await {
         return;
     }
-    // The CONVENTIONS vectors, signed by Python, checked at their own time.
+    // The Standard Webhooks libraries' test vectors, signed by Python, checked at their own time.
     let vectors = [
         (
             "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
@@ -308,7 +308,7 @@ async fn signatures_made_by_the_python_library_verify_with_the_sdk() {
             .unwrap();
         assert_eq!(
             sig.1, signature,
-            "Python signs the vector as CONVENTIONS says"
+            "Python signs the vector as the libraries' tests say"
         );
         let at = UNIX_EPOCH + Duration::from_secs(ts as u64);
         Verifier::new(Secret::parse(secret).unwrap())

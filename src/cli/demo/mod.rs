@@ -1,4 +1,4 @@
-//! `ihf-webhooks demo`: the one-command tour (SPEC §2). Brings up a throwaway
+//! `ihf-webhooks demo`: the one-command tour (the README, "Quick start"). Brings up a throwaway
 //! database ([`database`]), migrates it with the stand-in framework tables,
 //! runs the service in-process and a verifying receiver ([`receiver`]),
 //! subscribes to every event type through the real API, inserts one row per
