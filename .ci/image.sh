@@ -91,8 +91,12 @@ say "building $IMAGE"
 podman build --pull=never --network host --format docker \
   --ulimit "${ULIMITS[0]}" --ulimit "${ULIMITS[1]}" \
   -v /etc/ssl/certs:/etc/ssl/certs:ro \
-  -t "$IMAGE" -f Dockerfile . >"$work/build.log" 2>&1 ||
+  --label ihf.ci=1 -t "$IMAGE" -f Dockerfile . >"$work/build.log" 2>&1 ||
   { tail -n 40 "$work/build.log" >&2; die "podman build (the last 40 lines above)"; }
+# Earlier builds' images, now untagged (our labels only; the Rust base's label
+# marks the build stages): ~1.3 GB per source change otherwise.
+podman image prune -f --filter label=ihf.ci >/dev/null
+podman image prune -f --filter label=ihf.rustc >/dev/null
 built=$(date +%s)
 
 # --- Run it -----------------------------------------------------------------
