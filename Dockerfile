@@ -5,7 +5,13 @@
 #   docker build -t ihf-webhooks .
 #   docker run --rm -p 8080:8080 -e DATABASE_URL=postgres://… ihf-webhooks
 
-FROM rust:1-bookworm AS build
+# The base images are build arguments, so a machine without a registry can
+# build on local images (.ci/image.sh makes them):
+#   docker build --build-arg RUST_IMAGE=… --build-arg RUNTIME_IMAGE=… .
+ARG RUST_IMAGE=rust:1-bookworm
+ARG RUNTIME_IMAGE=debian:bookworm-slim
+
+FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 # The whole workspace (.dockerignore keeps target/, .git and the like out).
 COPY . .
@@ -16,7 +22,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     cargo build --release --locked --bin ihf-webhooks \
  && cp target/release/ihf-webhooks /usr/local/bin/ihf-webhooks
 
-FROM debian:bookworm-slim
+FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates \
  && rm -rf /var/lib/apt/lists/*

@@ -5,6 +5,7 @@ Prints each delivery and checks its Standard Webhooks signature with the
 subscription secret given in WEBHOOK_SECRET (whsec_...).
 
     WEBHOOK_SECRET=whsec_... python3 examples/receiver.py 9000
+    WEBHOOK_SECRET=whsec_... python3 examples/receiver.py 9000 0.0.0.0   # reachable from containers
 """
 import base64
 import hashlib
@@ -49,5 +50,6 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 9000
-    print(f"listening on http://127.0.0.1:{port}/", flush=True)
-    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    print(f"listening on http://{host}:{port}/", flush=True)
+    HTTPServer((host, port), Handler).serve_forever()

@@ -1,4 +1,4 @@
-//! Configuration from the environment (SPEC §2), parsed once at startup into
+//! Configuration from the environment (the README, "Configuration"), parsed once at startup into
 //! typed values; an invalid value stops startup with a message naming the variable.
 
 use std::net::SocketAddr;

@@ -212,7 +212,7 @@ impl Gate {
     }
 }
 
-/// The 429 problem naming the violated policies (CONVENTIONS §4).
+/// The 429 problem naming the violated policies (draft-ietf-httpapi-ratelimit-headers).
 pub fn too_many_requests(decision: &Decision) -> Problem {
     let detail = if decision.violated.contains(&"day") {
         format!(

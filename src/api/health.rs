@@ -1,12 +1,19 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its job).
 
+use std::time::Duration;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use deadpool_postgres::PoolError;
 use serde_json::{json, Value};
 
 use super::AppState;
+use crate::db::{self, schema};
+
+/// How long `/readyz` waits for the database before calling it unreachable.
+const DATABASE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -17,27 +24,17 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(ready))
 }
 
-/// Ready when the database answers and, if this replica runs the worker, its
-/// listener is connected. The body says which check fails.
+/// Ready when the database answers, every migration this binary knows is
+/// applied (newer ones are fine) and, if this replica runs the worker, its
+/// listener is connected. Each check is `"ok"` or says what is wrong.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = match tokio::time::timeout(std::time::Duration::from_secs(2), async {
-        let client = state.db.get().await.map_err(|e| e.to_string())?;
-        client
-            .simple_query("SELECT 1")
-            .await
-            .map_err(|e| e.to_string())
-    })
-    .await
-    {
-        Ok(Ok(_)) => "ok",
-        _ => "unreachable",
-    };
+    let (database, schema) = database_and_schema(&state).await;
     let listener = match &state.doorbell {
         None => "disabled",
         Some(bell) if bell.is_connected() => "ok",
         Some(_) => "disconnected",
     };
-    let ready = database == "ok" && listener != "disconnected";
+    let ready = database == "ok" && schema == "ok" && listener != "disconnected";
     let status = if ready {
         StatusCode::OK
     } else {
@@ -47,7 +44,42 @@ async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
         status,
         Json(json!({
             "status": if ready { "ready" } else { "not ready" },
-            "checks": { "database": database, "listener": listener },
+            "checks": { "database": database, "schema": schema, "listener": listener },
         })),
     )
+}
+
+/// `("ok" | "unreachable: <why>", "ok" | "missing migration V…" | "unknown")`.
+/// The reasons are the server's or the socket's words; they never contain the
+/// connection string, so no password.
+async fn database_and_schema(state: &AppState) -> (String, String) {
+    let check = async {
+        let client = state.db.get().await.map_err(|e| pool_reason(&e))?;
+        schema::first_missing_migration(&client)
+            .await
+            .map_err(|e| db::describe(&e))
+    };
+    match tokio::time::timeout(DATABASE_TIMEOUT, check).await {
+        Ok(Ok(None)) => ("ok".into(), "ok".into()),
+        Ok(Ok(Some(missing))) => (
+            "ok".into(),
+            format!("missing migration {missing} (run `ihf-webhooks migrate`)"),
+        ),
+        Ok(Err(reason)) => (format!("unreachable: {reason}"), "unknown".into()),
+        Err(_) => (
+            format!(
+                "unreachable: no answer within {}s",
+                DATABASE_TIMEOUT.as_secs()
+            ),
+            "unknown".into(),
+        ),
+    }
+}
+
+fn pool_reason(e: &PoolError) -> String {
+    match e {
+        PoolError::Backend(e) => db::describe(e),
+        PoolError::Timeout(_) => "timed out waiting for a connection".into(),
+        other => db::describe(other),
+    }
 }

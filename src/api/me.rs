@@ -72,9 +72,14 @@ async fn me(
     Extension(decision): Extension<Decision>,
 ) -> Result<Json<Me>, Problem> {
     let client = state.db.get().await?;
-    let consumer = consumers::get(&**client, caller.consumer_id)
+    let mut consumer = consumers::get(&**client, caller.consumer_id)
         .await?
         .ok_or_else(|| Problem::not_found("consumer"))?;
+    // The table's count lags by up to a sync interval; this replica's count,
+    // which includes this request, is the one `quota` shows: say one number.
+    let used = decision.day.limit - decision.day.remaining;
+    consumer.quota_used = i64::try_from(used).unwrap_or(i64::MAX);
+    consumer.quota_resets_at = decision.day_resets_at;
     Ok(Json(Me {
         consumer,
         key: KeyView {
@@ -90,7 +95,7 @@ async fn me(
         },
         quota: QuotaView {
             limit: decision.day.limit,
-            used: decision.day.limit - decision.day.remaining,
+            used,
             remaining: decision.day.remaining,
             resets_at: decision.day_resets_at,
         },

@@ -1,8 +1,8 @@
-//! `POST /api/v2/token`: OAuth 2.0 client credentials (RFC 6749 §4.4,
-//! CONVENTIONS §2). The client is a consumer: `client_id` is its id and
-//! `client_secret` one of its active static keys, sent with HTTP Basic or in
-//! the body (not both). The token is an `oauth` row in `api_keys` (same format
-//! as a key) whose scopes are the requested subset of the static key's.
+//! `POST /api/v2/token`: OAuth 2.0 client credentials (RFC 6749 §4.4). The
+//! client is a consumer: `client_id` is its id and `client_secret` one of
+//! its active static keys, sent with HTTP Basic or in the body (not both).
+//! The token is an `oauth` row in `api_keys` (same format as a key) whose
+//! scopes are the requested subset of the static key's.
 //! Errors use RFC 6749's JSON shape, not problem+json, because stock OAuth
 //! clients parse it.
 //!

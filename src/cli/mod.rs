@@ -1,5 +1,6 @@
-//! The command line (SPEC §2). Results go to stdout as one JSON object, logs
-//! to stderr; a failure is one line on stderr and a non-zero exit.
+//! The command line (README, "Command line"). Results go to stdout as one
+//! JSON object, logs to stderr; a failure is one line on stderr and exit 1
+//! (usage errors, which clap reports, exit 2).
 
 pub mod demo;
 pub mod healthcheck;
@@ -21,11 +22,31 @@ use crate::config::{parse_duration, Config};
 use crate::db::{self, migrate};
 use crate::telemetry;
 
+/// The settings, for `--help` (the README's configuration table has them all
+/// with their defaults).
+const ENVIRONMENT: &str = "\
+Environment (an invalid value stops startup naming the variable):
+  DATABASE_URL                   PostgreSQL connection string (required, except for demo and healthcheck)
+  IHF_LISTEN                     address of the HTTP side [default: 127.0.0.1:8080]
+  IHF_MIGRATE_ON_START           true: serve runs migrate first [default: false]
+  IHF_ALLOW_PRIVATE_TARGETS      true: allow loopback and private-range targets [default: false]
+  IHF_ALLOW_HTTP_TARGETS         true: allow http:// targets [default: false]
+  IHF_RETRY_SCHEDULE             delays before each retry [default: 5s,5m,30m,2h,5h,10h,10h]
+  IHF_DELIVERY_TIMEOUT, IHF_WORKER_CONCURRENCY, IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION,
+  IHF_POLL_INTERVAL, IHF_SHUTDOWN_TIMEOUT, IHF_LEASE_MARGIN, IHF_SECRET_ROTATION_GRACE,
+  IHF_DISABLE_AFTER, IHF_RETRY_AFTER_MAX, IHF_DB_POOL_SIZE, IHF_AUTH_CACHE_TTL,
+  IHF_LIMITS_SYNC_INTERVAL, IHF_TOKEN_TTL: see the README's configuration table
+  IHF_LOG_FORMAT                 text or json [default: text]
+  RUST_LOG                       log filter [default: info]
+
+Exit status: 0 success, 1 failure (one line on stderr), 2 usage error.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ihf-webhooks",
     version,
-    about = "Webhook delivery sidecar for the framework database"
+    about = "Webhook delivery sidecar for the framework database",
+    after_help = ENVIRONMENT
 )]
 struct Cli {
     #[command(subcommand)]
@@ -72,12 +93,16 @@ enum Command {
 enum ConsumerCommand {
     /// Create a consumer; prints it as JSON.
     Create {
+        /// Display name (1 to 200 characters).
         #[arg(long)]
         name: String,
+        /// Free text for operators.
         #[arg(long)]
         description: Option<String>,
+        /// Requests admitted in any rolling 60 s.
         #[arg(long, default_value_t = 60)]
         rate_limit_per_minute: i32,
+        /// Requests admitted per UTC day.
         #[arg(long, default_value_t = 10000)]
         quota_per_day: i32,
     },
@@ -97,6 +122,7 @@ enum SecretsCommand {
 enum KeyCommand {
     /// Issue a static key for a consumer; prints it (shown once) as JSON.
     Create {
+        /// The consumer's id (from `consumer create` or `consumer list`).
         #[arg(long)]
         consumer: Uuid,
         /// Space-delimited scopes; default: every scope but admin.
@@ -109,6 +135,7 @@ enum KeyCommand {
     /// Revoke a key and the OAuth tokens issued with it. Running replicas
     /// stop accepting it within IHF_AUTH_CACHE_TTL.
     Revoke {
+        /// The key's id (as printed by `key create`; not the key itself).
         #[arg(long)]
         id: Uuid,
     },
@@ -132,14 +159,24 @@ pub fn main() -> ExitCode {
 }
 
 fn fail(e: anyhow::Error) -> ExitCode {
-    // One line: the error and its causes, joined.
-    let line = e
-        .chain()
-        .map(|c| c.to_string())
-        .collect::<Vec<_>>()
-        .join(": ");
-    eprintln!("error: {line}");
+    eprintln!("error: {}", failure_line(&e));
     ExitCode::FAILURE
+}
+
+/// One line: the error and those of its causes it does not already say
+/// (tokio-postgres repeats its cause in its own message), and a hint when a
+/// table is missing because the database was never migrated.
+fn failure_line(e: &anyhow::Error) -> String {
+    let mut line = db::describe(e.as_ref());
+    let undefined_table = e.chain().any(|c| {
+        c.downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|code| *code == tokio_postgres::error::SqlState::UNDEFINED_TABLE)
+    });
+    if undefined_table {
+        line.push_str(" (is the database migrated? run `ihf-webhooks migrate`)");
+    }
+    line
 }
 
 fn print_json(value: &impl Serialize) -> anyhow::Result<()> {
@@ -159,7 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     }
     let config = Config::from_env()?;
-    telemetry::init(config.log_json);
+    telemetry::init(config.log_json)?;
     match cli.command {
         Command::Migrate { with_fixture } => {
             let report = migrate::run(&config.database_url, with_fixture).await?;

@@ -1,5 +1,5 @@
-//! `ihf-webhooks migrate`: the Phase 9 tables, our own tables and the capture
-//! triggers, applied by refinery under an advisory lock so several replicas
+//! `ihf-webhooks migrate`: the external-API tables (V1), our own tables and
+//! the capture triggers, applied by refinery under an advisory lock so several replicas
 //! can start at once.
 
 use crate::db::{self, sql};
@@ -79,6 +79,15 @@ async fn check_framework_tables(client: &tokio_postgres::Client) -> Result<(), M
         Some(row) => Err(MigrateError::MissingFrameworkTable(row.get(0))),
         None => Ok(()),
     }
+}
+
+/// (version, name) of every migration compiled into this binary.
+pub fn known_migrations() -> Vec<(i32, String)> {
+    migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| (m.version(), m.name().to_string()))
+        .collect()
 }
 
 /// The newest migration version compiled into this binary.

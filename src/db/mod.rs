@@ -7,6 +7,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
 
 pub mod migrate;
+pub mod schema;
 
 /// Every statement the service runs, loaded from `sql/`. A test prepares each
 /// one against the migrated schema, so a typo fails CI, not production.
@@ -72,6 +73,7 @@ pub mod sql {
         OPERATOR_NOTIFICATIONS_CLAIM = "operator_notifications_claim.sql";
         OPERATOR_NOTIFICATIONS_FINISH = "operator_notifications_finish.sql";
         OPERATOR_NOTIFICATIONS_DEPTH = "operator_notifications_depth.sql";
+        SCHEMA_HISTORY_VERSIONS = "schema_history_versions.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");
@@ -134,14 +136,15 @@ pub fn pool(url: &str, kind: PoolKind, size: usize) -> Result<Pool, DbError> {
         .map_err(|e| DbError::Pool(e.to_string()))
 }
 
-/// An error and its causes on one line, for logs: a tokio-postgres error says
-/// only "db error" and keeps the server's words in its source.
+/// An error and its causes on one line, for logs and the CLI: a tokio-postgres
+/// error may say only "db error" and keep the server's words in its source,
+/// or repeat them; a cause already said is not said again.
 pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(cause) = source {
         let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
+        if !text.contains(&cause_text) {
             text.push_str(": ");
             text.push_str(&cause_text);
         }

@@ -1,4 +1,4 @@
-//! Standard Webhooks v1 signatures (CONVENTIONS §1): secrets, signing and the
+//! Standard Webhooks v1 signatures (https://www.standardwebhooks.com/): secrets, signing and the
 //! `webhook-signature` header value.
 
 use base64::engine::general_purpose::STANDARD;

@@ -1,4 +1,4 @@
-//! The SSRF guard for webhook targets (CONVENTIONS §7): which URLs and which
+//! The SSRF guard for webhook targets (OWASP SSRF Prevention Cheat Sheet, "case 2"): which URLs and which
 //! resolved addresses we are willing to connect to. Checked when a
 //! subscription is created or changed, and again by the delivery client's
 //! resolver on every attempt, which then connects to exactly the addresses it

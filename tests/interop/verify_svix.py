@@ -1,10 +1,10 @@
 """Verify an ihf-webhooks delivery with the svix package (same contract as
 verify.py: stdin {"headers", "body"}, WEBHOOK_SECRET; exit 0 "verified" or
 exit 3 "rejected")."""
-import json
 import sys
 
 # --- snippet: python-svix-verify ---
+import json
 import os
 
 from svix.webhooks import Webhook, WebhookVerificationError

@@ -23,6 +23,8 @@ async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
     assert_eq!(me["rate_limit"]["remaining"], 999);
     assert_eq!(me["quota"]["limit"], 100000);
     assert_eq!(me["quota"]["used"], 1, "this request counts");
+    assert_eq!(me["consumer"]["quota_used"], 1, "one count, not two");
+    assert_eq!(me["consumer"]["quota_resets_at"], me["quota"]["resets_at"]);
     assert_eq!(me["quota"]["remaining"], 99999);
     let resets: chrono::DateTime<chrono::Utc> =
         me["quota"]["resets_at"].as_str().unwrap().parse().unwrap();

@@ -127,7 +127,9 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
         "colour=red",
     ] {
         let p = problem(list(bad.into()).await, 400).await;
-        assert!(p["detail"].is_string(), "{bad}");
+        let detail = p["detail"].as_str().unwrap();
+        let parameter = bad.split('=').next().unwrap();
+        assert!(detail.contains(parameter), "{bad}: {detail}");
     }
     problem(
         app.get("/api/v2/webhooks/not-a-uuid/deliveries", &app.key)

@@ -196,3 +196,138 @@ async fn operators_list_consumers_and_revoke_keys_from_the_command_line() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("no key with id"));
 }
+
+#[tokio::test]
+async fn commands_on_an_unmigrated_database_say_to_run_migrate_in_one_line() {
+    let db = TestDb::empty().await;
+    let out = ihf(&db.url(), &["consumer", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("run `ihf-webhooks migrate`"), "{stderr}");
+    // The server's words once, not once per layer of the error chain.
+    assert_eq!(stderr.matches("does not exist").count(), 1, "{stderr}");
+    assert!(!stderr.contains("db error: db error"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_log_filter_that_would_silence_the_service_stops_startup_naming_rust_log() {
+    let db = TestDb::migrated().await;
+    for value in ["garbage", "info,hyper=loud"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+            .args(["consumer", "list"])
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "RUST_LOG={value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: RUST_LOG: {value:?}")),
+            "{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn text_logs_carry_no_colour_codes_when_stderr_is_not_a_terminal() {
+    use std::io::{BufRead, BufReader};
+    let db = TestDb::migrated().await;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("IHF_LISTEN", "127.0.0.1:0")
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("IHF_LOG_FORMAT")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let started = line.contains("ihf-webhooks running");
+            let _ = tx.send(line);
+            if started {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(crate::harness::WAIT) {
+        let started = line.contains("ihf-webhooks running");
+        lines.push(line);
+        if started {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("ihf-webhooks running"), "{text}");
+    assert!(text.contains(" INFO "), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in: {text:?}");
+}
+
+#[test]
+fn help_names_the_environment_and_describes_every_flag() {
+    let help = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+            .args(args)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top = help(&[]);
+    for variable in [
+        "DATABASE_URL",
+        "IHF_LISTEN",
+        "IHF_RETRY_SCHEDULE",
+        "RUST_LOG",
+    ] {
+        assert!(top.contains(variable), "--help lacks {variable}:\n{top}");
+    }
+    for command in [
+        &["migrate"][..],
+        &["serve"],
+        &["consumer", "create"],
+        &["key", "create"],
+        &["key", "revoke"],
+        &["demo"],
+    ] {
+        let text = help(command);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            if !line.trim_start().starts_with('-') {
+                continue;
+            }
+            // "  --name <NAME>  Display name", or the description on the
+            // next line, indented deeper (long help).
+            let inline = line.trim().split("  ").filter(|p| !p.is_empty()).count() > 1;
+            let below = lines.get(i + 1).is_some_and(|next| {
+                let text = next.trim();
+                !text.is_empty() && !text.starts_with('-')
+            });
+            assert!(inline || below, "{command:?}: no description for {line:?}");
+        }
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_as_the_readme_says() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
+        .args(["consumer", "create"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let readme = include_str!("../../README.md");
+    assert!(
+        readme.contains("exit code 1, or 2 for a usage error"),
+        "the README's exit codes"
+    );
+}

@@ -39,7 +39,11 @@ async fn demo_shows_six_verified_deliveries_and_drops_its_database() {
         );
     }
     assert!(!stdout.contains("verified: NO"), "{stdout}");
-    assert!(stdout.contains("delivered 6"), "{stdout}");
+    assert!(
+        stdout.contains("6 'delivered' (one per attempt)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("deliveries still queued: 0"), "{stdout}");
     let shows_a_key = |text: &str| {
         text.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
             .any(|w| {

@@ -138,3 +138,75 @@ fn the_alert_rules_use_only_metrics_the_service_exports_and_each_has_a_runbook()
         );
     }
 }
+
+/// `/readyz`'s status and body, once it answers `status`.
+async fn readyz(port: u16, status: u16) -> serde_json::Value {
+    let url = format!("http://127.0.0.1:{port}/readyz");
+    eventually(WAIT, &format!("/readyz {status}"), || {
+        let url = url.clone();
+        async move {
+            let r = reqwest::get(&url).await.ok()?;
+            (r.status() == status).then_some(r.json().await.ok()?)
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn readiness_waits_for_every_migration_and_names_the_first_missing_one() {
+    let db = TestDb::empty().await;
+    let service = Service::start(test_env(&db.url()), BOTH).await;
+    let first = &ihf_webhooks::db::schema::known()[0];
+
+    let body = readyz(service.port, 503).await;
+    assert_eq!(body["status"], "not ready");
+    assert_eq!(body["checks"]["database"], "ok");
+    let schema = body["checks"]["schema"].as_str().unwrap();
+    assert!(
+        schema.starts_with(&format!("missing migration {first} ")),
+        "{schema}"
+    );
+
+    ihf_webhooks::db::migrate::run(&db.url(), true)
+        .await
+        .unwrap();
+    let body = readyz(service.port, 200).await;
+    assert_eq!(body["checks"]["schema"], "ok");
+
+    // A newer replica's migration (a version this binary does not know)
+    // does not make this one unready.
+    let newer = ihf_webhooks::db::migrate::latest_version() + 1000;
+    db.client()
+        .await
+        .execute(
+            "INSERT INTO refinery_schema_history (version, name, applied_on, checksum) \
+             VALUES ($1, 'from_a_newer_replica', now()::text, '0')",
+            &[&newer],
+        )
+        .await
+        .unwrap();
+    let body = readyz(service.port, 200).await;
+    assert_eq!(body["checks"]["schema"], "ok");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_names_why_the_database_is_unreachable_without_the_password() {
+    let missing = format!("ihf_test_missing_{}", uuid::Uuid::new_v4().simple());
+    let server = crate::harness::db::server_url();
+    // The password goes into the URL (trust auth ignores it).
+    let url = server.replacen("://postgres@", "://postgres:pw-never-shown@", 1);
+    assert_ne!(url, server, "the test server URL has the user postgres");
+    let service = Service::start(test_env(&format!("{url}/{missing}")), BOTH).await;
+
+    let body = readyz(service.port, 503).await;
+    let database = body["checks"]["database"].as_str().unwrap();
+    assert!(database.starts_with("unreachable: "), "{database}");
+    assert!(
+        database.contains(&format!("database \"{missing}\" does not exist")),
+        "{database}"
+    );
+    assert_eq!(body["checks"]["schema"], "unknown");
+    assert!(!body.to_string().contains("pw-never-shown"), "{body}");
+    service.stop().await;
+}

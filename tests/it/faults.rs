@@ -1,4 +1,4 @@
-//! Receiver faults (CONVENTIONS §1, SPEC §3): what is retried, how, and what
+//! Receiver faults (Standard Webhooks; the README, "Guarantees"): what is retried, how, and what
 //! the attempt log says.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! Request and response bodies of `/api/v2` (SPEC §5). Response types ignore
+//! Request and response bodies of `/api/v2` (the README, "HTTP API"). Response types ignore
 //! fields they do not know, so a newer server does not break an older SDK.
 
 use chrono::{DateTime, NaiveDate, Utc};

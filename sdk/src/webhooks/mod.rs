@@ -1,5 +1,5 @@
 //! Verifying webhooks: Standard Webhooks v1 signatures, as ihf-webhooks sends
-//! them (SPEC §3, CONVENTIONS §1).
+//! them (Standard Webhooks v1, https://www.standardwebhooks.com/).
 //!
 //! A delivery is `POST <your url>` with the headers `webhook-id`,
 //! `webhook-timestamp` and `webhook-signature` (`v1,<base64>`, one item per
@@ -241,7 +241,7 @@ mod tests {
         signature: &'static str,
     }
 
-    /// CONVENTIONS §1.
+    /// The test vectors of the Standard Webhooks libraries.
     const VECTORS: [Vector; 2] = [
         Vector {
             secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",

@@ -1,4 +1,4 @@
-//! `ihf-webhooks demo`: the one-command tour (SPEC §2). Brings up a throwaway
+//! `ihf-webhooks demo`: the one-command tour (the README, "Quick start"). Brings up a throwaway
 //! database ([`database`]), migrates it with the stand-in framework tables,
 //! runs the service in-process and a verifying receiver ([`receiver`]),
 //! subscribes to every event type through the real API, inserts one row per
@@ -84,7 +84,7 @@ pub async fn run(keep_running: bool, cancel: CancellationToken) -> anyhow::Resul
         // only as long as this process (and the throwaway database).
         config.secret_keys = vec![crate::access::sealing::SealingKey::generate()];
     }
-    telemetry::init(config.log_json);
+    telemetry::init(config.log_json)?;
     println!("ihf-webhooks demo: database -> service -> signed webhooks -> verifying receiver");
     let database = Throwaway::create(&cancel)
         .await
@@ -283,9 +283,20 @@ fn print_delivery(delivery: &Delivery) {
 async fn summary(pg: &tokio_postgres::Client, api: &str) -> anyhow::Result<()> {
     // The service records outcomes in batches just after the receiver
     // answered; give it a moment to write the last ones.
+    // The log is append-only: a 'pending' row says a delivery was scheduled,
+    // not that it still waits; what still waits is in ihf_jobs.
     let by_status = |rows: &[tokio_postgres::Row]| {
         rows.iter()
-            .map(|r| format!("{} {}", r.get::<_, String>(0), r.get::<_, i64>(1)))
+            .map(|r| {
+                let (status, n) = (r.get::<_, String>(0), r.get::<_, i64>(1));
+                match status.as_str() {
+                    "pending" => {
+                        format!("{n} 'pending' (one written when each delivery was scheduled)")
+                    }
+                    "delivered" | "failed" => format!("{n} '{status}' (one per attempt)"),
+                    _ => format!("{n} '{status}'"),
+                }
+            })
             .collect::<Vec<_>>()
             .join(", ")
     };
@@ -307,8 +318,13 @@ async fn summary(pg: &tokio_postgres::Client, api: &str) -> anyhow::Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let queued: i64 = pg
+        .query_one("SELECT count(*) FROM ihf_jobs", &[])
+        .await?
+        .get(0);
+    let total: i64 = rows.iter().map(|r| r.get::<_, i64>(1)).sum();
     println!(
-        "summary: webhook_deliveries rows by status: {}",
+        "summary: the webhook_deliveries log has {total} rows: {}; deliveries still queued: {queued}",
         by_status(&rows)
     );
     if let Ok((StatusCode::OK, body)) = loopback::request(

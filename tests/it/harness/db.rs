@@ -1,6 +1,7 @@
 //! A fresh database per test, cloned from a migrated template (fast: no
 //! migrations per test). The template's name carries a hash of the migrations
-//! and fixture, so a schema change makes a new one.
+//! and fixture, so a schema change makes a new one; it outlives the run, for
+//! the next one, and `.ci/run` drops it when it is done.
 
 use std::hash::{Hash, Hasher};
 
@@ -40,45 +41,62 @@ fn schema_hash() -> u64 {
     h.finish()
 }
 
+/// The migrated template's name: it carries a hash of the migrations and the
+/// fixture, so runs of the same schema share it (and a schema change makes a
+/// new one). `.ci/run` drops it at the end from the name this writes to
+/// `target/ihf-test-template`; a test that finds it gone makes it again.
+fn template_name() -> String {
+    format!("ihf_tmpl_{:016x}", schema_hash())
+}
+
 async fn template() -> &'static str {
     TEMPLATE
         .get_or_init(|| async {
-            let name = format!("ihf_tmpl_{:016x}", schema_hash());
-            let client = admin().await;
-            // Other test processes may be creating it at the same moment.
-            client
-                .execute("SELECT pg_advisory_lock(4242)", &[])
-                .await
-                .unwrap();
-            let exists = client
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-                .await
-                .unwrap()
-                .is_some();
-            if !exists {
-                let building = format!("{name}_building");
-                // Left over by a run that died mid-build.
-                for sql in [
-                    format!("DROP DATABASE IF EXISTS {building}"),
-                    format!("CREATE DATABASE {building}"),
-                ] {
-                    client.batch_execute(&sql).await.unwrap();
-                }
-                ihf_webhooks::db::migrate::run(&url_for(&building), true)
-                    .await
-                    .expect("migrations apply to a fresh database");
-                client
-                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
-                    .await
-                    .unwrap();
-            }
-            client
-                .execute("SELECT pg_advisory_unlock(4242)", &[])
-                .await
-                .unwrap();
+            let name = template_name();
+            build_template(&name).await;
+            let _ = std::fs::write(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/target/ihf-test-template"),
+                format!("{name}\n"),
+            );
             name
         })
         .await
+}
+
+/// Makes the template `name` unless it exists.
+async fn build_template(name: &str) {
+    let client = admin().await;
+    // Other test processes may be creating it at the same moment.
+    client
+        .execute("SELECT pg_advisory_lock(4242)", &[])
+        .await
+        .unwrap();
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        let building = format!("{name}_building");
+        // Left over by a run that died mid-build.
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {building}"),
+            format!("CREATE DATABASE {building}"),
+        ] {
+            client.batch_execute(&sql).await.unwrap();
+        }
+        ihf_webhooks::db::migrate::run(&url_for(&building), true)
+            .await
+            .expect("migrations apply to a fresh database");
+        client
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+            .await
+            .unwrap();
+    }
+    client
+        .execute("SELECT pg_advisory_unlock(4242)", &[])
+        .await
+        .unwrap();
 }
 
 /// A database of its own for one test; dropped when the test ends.
@@ -91,11 +109,19 @@ impl TestDb {
     pub async fn migrated() -> TestDb {
         let template = template().await;
         let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
-        admin()
-            .await
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-            .await
-            .unwrap();
+        let create = format!("CREATE DATABASE {name} TEMPLATE {template}");
+        let admin = admin().await;
+        if let Err(e) = admin.batch_execute(&create).await {
+            // Dropped since this process made or found it (by `.ci/run`'s
+            // cleanup of another run): make it again, once.
+            assert_eq!(
+                e.code(),
+                Some(&tokio_postgres::error::SqlState::UNDEFINED_DATABASE),
+                "{e:?}"
+            );
+            build_template(template).await;
+            admin.batch_execute(&create).await.unwrap();
+        }
         TestDb { name }
     }
 

@@ -43,7 +43,7 @@ pub fn test_env(db_url: &str) -> HashMap<&'static str, String> {
 
 fn init_logs() {
     if std::env::var_os("TEST_LOG").is_some() {
-        ihf_webhooks::telemetry::init(false);
+        ihf_webhooks::telemetry::init(false).expect("RUST_LOG is a valid filter");
     }
 }
 
@@ -324,4 +324,25 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Whether this is a CI run (`CI` set to anything but empty, `0` or `false`;
+/// `.ci/run` sets `CI=true`). There, a missing tool a test drives is a failure.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// A test cannot run here because `missing` is not installed: fails in CI,
+/// otherwise says `SKIPPED` on the terminal. Written to stderr directly, not
+/// with `eprintln!`, which the test runner captures and shows only on failure.
+pub fn skip_or_fail(test: &str, missing: &str, install: &str) {
+    assert!(
+        !in_ci(),
+        "{test}: {missing} is not installed; CI must install it: {install}"
+    );
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {missing} is not installed (install: {install}; with CI set this fails)"
+    );
 }
