@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ihf_webhooks::access::consumers::{self, NewConsumer};
 use ihf_webhooks::capture::event_types::EVENT_TYPES;
-use ihf_webhooks::delivery::signing::WebhookSecret;
+use ihf_webhooks::delivery::signing::{self, Secret};
 use serde::Serialize;
 
 use receiver::Receiver;
@@ -116,7 +116,7 @@ async fn main() -> anyhow::Result<()> {
 async fn subscribe_all(
     db: &BenchDb,
     url: &str,
-    secret: &WebhookSecret,
+    secret: &Secret,
     per_type: i32,
 ) -> anyhow::Result<()> {
     let client = connect(&db.url()).await?;
@@ -210,7 +210,7 @@ async fn insert_spread(db_url: &str, events: usize) -> anyhow::Result<()> {
 
 async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, subs).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
@@ -244,7 +244,7 @@ async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
 
 async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
@@ -305,7 +305,7 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
 
 async fn backlog(args: &Args) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     eprintln!(

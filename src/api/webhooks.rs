@@ -21,7 +21,7 @@ use super::AppState;
 use crate::access::keys::Scope;
 use crate::capture::event_types;
 use crate::db::sql;
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::{self, Secret};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -109,9 +109,10 @@ async fn create(
     }
     let url = check_target(&state, &body.target_url).await?;
     let secret = match &body.secret {
-        Some(text) => WebhookSecret::parse(text)
-            .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
-        None => WebhookSecret::generate(),
+        Some(text) => {
+            Secret::parse(text).map_err(|e| Problem::invalid_field("secret", e.to_string()))?
+        }
+        None => signing::generate_secret(),
     };
     let client = state.db.get().await?;
     let stmt = client.prepare_cached(sql::SUBSCRIPTIONS_INSERT).await?;

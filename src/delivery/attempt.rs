@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
-use crate::delivery::signing::{signature_header, WebhookSecret};
+use crate::delivery::signing::{signature_header, Secret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
 pub async fn sign_and_send(
     client: &WebhookClient,
     target_url: &str,
-    secrets: &[WebhookSecret],
+    secrets: &[Secret],
     webhook_id: &str,
     body: &str,
 ) -> Result<Response, SendError> {
@@ -167,8 +167,7 @@ pub async fn sign_and_send(
         .check_url(target_url)
         .map_err(SendError::Refused)?;
     let timestamp = Utc::now().timestamp();
-    let secret_refs: Vec<&WebhookSecret> = secrets.iter().collect();
-    let signature = signature_header(&secret_refs, webhook_id, timestamp, body.as_bytes());
+    let signature = signature_header(secrets, webhook_id, timestamp, body.as_bytes());
     client
         .send(SignedRequest {
             url: &url,
@@ -181,10 +180,10 @@ pub async fn sign_and_send(
 }
 
 /// The current secret, plus the previous one while its rotation grace lasts.
-pub fn parse_secrets(current: &str, previous: Option<&str>) -> Option<Vec<WebhookSecret>> {
-    let mut secrets = vec![WebhookSecret::parse(current).ok()?];
+pub fn parse_secrets(current: &str, previous: Option<&str>) -> Option<Vec<Secret>> {
+    let mut secrets = vec![Secret::parse(current).ok()?];
     if let Some(previous) = previous {
-        if let Ok(s) = WebhookSecret::parse(previous) {
+        if let Ok(s) = Secret::parse(previous) {
             secrets.push(s);
         }
     }

@@ -293,3 +293,32 @@ async fn health_and_readiness_answer() {
     assert_eq!(body["checks"]["database"], "ok");
     assert_eq!(body["checks"]["listener"], "ok");
 }
+
+#[tokio::test]
+async fn a_supplied_secret_is_stored_without_the_white_space_around_it() {
+    // Secrets pasted from a file or an environment file often end in a
+    // newline; the server parses them with the SDK's rules, so both trim.
+    let app = TestApp::spawn().await;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let response = app
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v2/webhooks",
+            &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/hook", "secret": format!(" {secret}\n") }),
+        )
+        .await;
+    assert_eq!(response.status(), 201);
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(created["secret"], secret);
+    let id: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
+    let stored: String = app
+        .pg
+        .query_one(
+            "SELECT secret FROM webhook_subscriptions WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, secret);
+}

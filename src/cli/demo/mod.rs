@@ -25,7 +25,7 @@ use crate::app::{App, Parts};
 use crate::cli::loopback;
 use crate::config::Config;
 use crate::db::{self, migrate};
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::Secret;
 use crate::telemetry;
 
 use database::Throwaway;
@@ -200,7 +200,7 @@ async fn show(
         let subscription: Value = serde_json::from_slice(&body)?;
         let secret = subscription["secret"]
             .as_str()
-            .and_then(|s| WebhookSecret::parse(s).ok())
+            .and_then(|s| Secret::parse(s).ok())
             .context("the new subscription has no valid secret")?;
         receiver.expect(table, secret);
         println!(

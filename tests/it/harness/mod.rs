@@ -20,6 +20,34 @@ use uuid::Uuid;
 pub use db::TestDb;
 pub use receiver::{Receiver, Reply};
 
+/// A published Standard Webhooks test vector: a message and its signature.
+pub struct Vector {
+    pub secret: &'static str,
+    pub id: &'static str,
+    pub timestamp: i64,
+    pub body: &'static str,
+    pub signature: &'static str,
+}
+
+/// The test vectors of the Standard Webhooks specification
+/// (`spec/standard-webhooks.md`) and its reference libraries.
+pub const VECTORS: [Vector; 2] = [
+    Vector {
+        secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        id: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+        timestamp: 1649367553,
+        body: r#"{"email":"test@example.com","username":"test_user"}"#,
+        signature: "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+    },
+    Vector {
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        timestamp: 1614265330,
+        body: r#"{"test": 2432232314}"#,
+        signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    },
+];
+
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const WAIT: Duration = Duration::from_secs(20);
 
