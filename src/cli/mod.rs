@@ -1,5 +1,6 @@
-//! The command line (SPEC §2). Results go to stdout as one JSON object, logs
-//! to stderr; a failure is one line on stderr and a non-zero exit.
+//! The command line (the README's command table). Results go to stdout as one
+//! JSON object, logs to stderr; a failure is one line on stderr and a non-zero
+//! exit.
 
 pub mod demo;
 pub mod healthcheck;
@@ -150,7 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(config.log_json);
     match cli.command {
         Command::Migrate { with_fixture } => {
-            let report = migrate::run(&config.database_url, with_fixture).await?;
+            let report = migrate::run(config.database_url.expose(), with_fixture).await?;
             print_json(&report)
         }
         Command::Serve { no_worker, no_api } => {
@@ -158,8 +159,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker: !no_worker,
                 api: !no_api,
             };
-            if migrate_on_start()? {
-                let report = migrate::run(&config.database_url, false).await?;
+            if config.migrate_on_start {
+                let report = migrate::run(config.database_url.expose(), false).await?;
                 tracing::info!(applied = ?report.applied, "IHF_MIGRATE_ON_START: migrated");
             }
             let app = App::build(config, parts).await?;
@@ -180,9 +181,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 quota_per_day,
             };
             new.validate().map_err(anyhow::Error::msg)?;
-            let client = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
+            let client = connect(&config).await?;
             print_json(&consumers::create(&client, &new).await?)
         }
         Command::Consumer(ConsumerCommand::List) => {
@@ -224,9 +223,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let client = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
+            let client = connect(&config).await?;
             let exists = client
                 .query_opt("SELECT 1 FROM api_consumers WHERE id = $1", &[&consumer])
                 .await?;
@@ -239,19 +236,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `IHF_MIGRATE_ON_START=true` makes `serve` run `migrate` first (without
-/// the fixture), for deployments without a separate migration step.
-fn migrate_on_start() -> anyhow::Result<bool> {
-    match std::env::var("IHF_MIGRATE_ON_START") {
-        Err(_) => Ok(false),
-        Ok(v) if v.trim().is_empty() => Ok(false),
-        Ok(v) => crate::config::parse_bool(&v)
-            .ok_or_else(|| anyhow::anyhow!("IHF_MIGRATE_ON_START: {v:?} is not true or false")),
-    }
-}
-
 async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
-    db::connect(&config.database_url)
+    db::connect(config.database_url.expose())
         .await
         .context("cannot connect to the database")
 }
