@@ -1,5 +1,5 @@
 //! Credentials: a static API key, or OAuth 2.0 client credentials (RFC 6749
-//! §4.4, CONVENTIONS §2) exchanged at `POST /api/v2/token` for short-lived
+//! §4.4) exchanged at `POST /api/v2/token` for short-lived
 //! tokens that are fetched again shortly before they expire.
 
 use std::fmt;

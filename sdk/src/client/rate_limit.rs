@@ -1,4 +1,4 @@
-//! The rate-limit headers every `/api/v2` response carries (CONVENTIONS §4):
+//! The rate-limit headers every `/api/v2` response carries:
 //! `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers,
 //! structured fields), GitHub's `X-RateLimit-*` trio, and `Retry-After`.
 

@@ -18,20 +18,24 @@ pub(super) struct Success {
 }
 
 impl Client {
-    pub(super) async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned, Q: Serialize + ?Sized>(
         &self,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
     ) -> Result<T, Error> {
-        self.send_json::<T, ()>(Method::GET, path, query, None)
+        self.send_json::<T, Q, ()>(Method::GET, path, query, None)
             .await
     }
 
-    pub(super) async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
+    pub(super) async fn send_json<
+        T: DeserializeOwned,
+        Q: Serialize + ?Sized,
+        B: Serialize + ?Sized,
+    >(
         &self,
         method: Method,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
         body: Option<&B>,
     ) -> Result<T, Error> {
         let response = self.send(method, path, query, body).await?;
@@ -42,15 +46,16 @@ impl Client {
     }
 
     /// One API call: authenticate, send, and on failure refresh the token
-    /// once (on `invalid_token`) or wait out a 429 (if configured).
-    pub(super) async fn send<B: Serialize + ?Sized>(
+    /// once (on `invalid_token`) or wait out a 429 (if configured). `query`
+    /// is a struct of the query parameters, or `&()` for none.
+    pub(super) async fn send<Q: Serialize + ?Sized, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
         body: Option<&B>,
     ) -> Result<Success, Error> {
-        let url = self.url(path, query);
+        let url = self.url(path);
         let body = body.map(|b| serde_json::to_vec(b).expect("request bodies serialize"));
         let mut refreshed = false;
         let mut waited = 0;
@@ -60,6 +65,7 @@ impl Client {
                 .inner
                 .http
                 .request(method.clone(), url.clone())
+                .query(query)
                 .bearer_auth(&*bearer.0)
                 .header(http::header::ACCEPT, "application/json");
             if let Some(body) = &body {
@@ -135,17 +141,13 @@ impl Client {
         }
     }
 
-    fn url(&self, path: &[&str], query: &[(&'static str, String)]) -> Url {
+    fn url(&self, path: &[&str]) -> Url {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .expect("checked in build: the base URL can be a base")
             .pop_if_empty()
             .extend(["api", "v2"])
             .extend(path);
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
         url
     }
 
@@ -169,7 +171,7 @@ impl Client {
     /// `POST /api/v2/token` with HTTP Basic client authentication and a
     /// form body (RFC 6749 §4.4.2).
     async fn fetch_token(&self, source: &TokenSource) -> Result<auth::Token, Error> {
-        let url = self.url(&["token"], &[]);
+        let url = self.url(&["token"]);
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(scope) = &source.scope {
             form.push(("scope", scope.as_str()));
@@ -211,26 +213,49 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::super::RateLimitRetry;
+    use super::super::{DeliveryQuery, DeliveryStatus, ListQuery, RateLimitRetry, UsageQuery};
     use super::*;
 
     #[test]
     fn urls_keep_a_base_path_and_encode_segments() {
         let client = Client::with_api_key("http://127.0.0.1:8080/ihf/", "k").unwrap();
         assert_eq!(
-            client
-                .url(
-                    &["webhooks", "a b/c", "deliveries"],
-                    &[("cursor", "x=&y".into())]
-                )
-                .as_str(),
-            "http://127.0.0.1:8080/ihf/api/v2/webhooks/a%20b%2Fc/deliveries?cursor=x%3D%26y"
+            client.url(&["webhooks", "a b/c", "deliveries"]).as_str(),
+            "http://127.0.0.1:8080/ihf/api/v2/webhooks/a%20b%2Fc/deliveries"
         );
         let plain = Client::with_api_key("http://127.0.0.1:8080", "k").unwrap();
         assert_eq!(
-            plain.url(&["me"], &[]).as_str(),
+            plain.url(&["me"]).as_str(),
             "http://127.0.0.1:8080/api/v2/me"
         );
+    }
+
+    #[test]
+    fn queries_encode_what_is_set_and_nothing_else() {
+        use chrono::TimeZone;
+
+        fn url(query: &impl Serialize) -> String {
+            let client = Client::with_api_key("http://127.0.0.1:8080", "k").unwrap();
+            let request = client.inner.http.get(client.url(&["q"])).query(query);
+            request.build().unwrap().url().to_string()
+        }
+        let base = "http://127.0.0.1:8080/api/v2/q";
+        assert_eq!(url(&()), base);
+        assert_eq!(url(&ListQuery::new()), base);
+        let mut deliveries = DeliveryQuery::new()
+            .limit(5)
+            .status(DeliveryStatus::Failed)
+            .since(chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        deliveries.cursor = Some("x=&y".into());
+        assert_eq!(
+            url(&deliveries),
+            format!("{base}?limit=5&cursor=x%3D%26y&status=failed&since=2026-01-02T03%3A04%3A05.000000Z")
+        );
+        let usage = UsageQuery {
+            since: chrono::NaiveDate::from_ymd_opt(2026, 1, 2),
+            until: None,
+        };
+        assert_eq!(url(&usage), format!("{base}?since=2026-01-02"));
     }
 
     #[test]
