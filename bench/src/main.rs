@@ -112,6 +112,23 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The consumer the benchmarks act as: limits far above what they send.
+async fn bench_consumer(
+    client: &tokio_postgres::Client,
+    rate_limit_per_minute: i32,
+) -> anyhow::Result<consumers::Consumer> {
+    Ok(consumers::create(
+        client,
+        &NewConsumer {
+            name: "bench".into(),
+            description: None,
+            rate_limit_per_minute,
+            quota_per_day: 1_000_000_000,
+        },
+    )
+    .await?)
+}
+
 /// A consumer with `per_type` subscriptions per event type, all to `url`.
 async fn subscribe_all(
     db: &BenchDb,
@@ -120,16 +137,7 @@ async fn subscribe_all(
     per_type: i32,
 ) -> anyhow::Result<()> {
     let client = connect(&db.url()).await?;
-    let consumer = consumers::create(
-        &client,
-        &NewConsumer {
-            name: "bench".into(),
-            description: None,
-            rate_limit_per_minute: 1_000_000,
-            quota_per_day: 1_000_000_000,
-        },
-    )
-    .await?;
+    let consumer = bench_consumer(&client, 1_000_000).await?;
     let types: Vec<&str> = EVENT_TYPES.iter().map(|t| t.name).collect();
     client
         .execute(
@@ -359,16 +367,7 @@ fn host_cost(args: &Args) -> anyhow::Result<Vec<Row>> {
 async fn api(args: &Args) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
     let client = connect(&db.url()).await?;
-    let consumer = consumers::create(
-        &client,
-        &NewConsumer {
-            name: "bench".into(),
-            description: None,
-            rate_limit_per_minute: 10_000_000,
-            quota_per_day: 1_000_000_000,
-        },
-    )
-    .await?;
+    let consumer = bench_consumer(&client, 10_000_000).await?;
     let key = ihf_webhooks::access::keys::issue(
         &client,
         consumer.id,

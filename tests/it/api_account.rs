@@ -73,20 +73,12 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     let missing = format!("/api/v2/webhooks/{}", uuid::Uuid::new_v4());
     assert_eq!(app.get(&missing, &app.key).await.status(), 404);
     let bad = app
-        .request(Method::POST, "/api/v2/webhooks", &app.key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/api/v2/webhooks", &json!({}))
+        .await;
     assert_eq!(bad.status(), 422);
     app.request_log(app.consumer_id, 5).await;
 
-    let usage: Value = app
-        .get("/api/v2/usage", &app.key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = app.get_json("/api/v2/usage").await;
     let today = chrono::Utc::now().date_naive().to_string();
     assert_eq!(usage["until"], today);
     let rows = usage["data"].as_array().unwrap();
@@ -108,11 +100,8 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     assert_eq!(row("/api/v2/webhooks", "POST")["status_4xx"], 1);
 
     let other_days: Value = app
-        .get("/api/v2/usage?since=2020-01-01&until=2020-01-31", &app.key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v2/usage?since=2020-01-01&until=2020-01-31")
+        .await;
     assert_eq!(other_days["data"], json!([]));
     for bad in [
         "since=2020-01-01&until=2020-12-31",

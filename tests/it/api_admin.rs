@@ -22,11 +22,8 @@ async fn admin_routes_need_the_admin_scope_which_no_other_scope_implies() {
         (Method::DELETE, format!("/api/v2/admin/keys/{id}")),
     ] {
         let response = app
-            .request(method.clone(), &path, &everything_else)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
+            .send_json_as(method.clone(), &path, &everything_else, &json!({}))
+            .await;
         assert_eq!(
             response.headers()["www-authenticate"],
             "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"admin\"",
@@ -44,11 +41,13 @@ async fn operators_create_list_read_and_change_consumers() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let admin = app.key_with("admin").await;
     let created = app
-        .request(Method::POST, "/api/v2/admin/consumers", &admin)
-        .json(&json!({ "name": "acme", "description": "analytics", "rate_limit_per_minute": 120 }))
-        .send()
-        .await
-        .unwrap();
+        .send_json_as(
+            Method::POST,
+            "/api/v2/admin/consumers",
+            &admin,
+            &json!({ "name": "acme", "description": "analytics", "rate_limit_per_minute": 120 }),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     let acme: Value = created.json().await.unwrap();
     assert_eq!(acme["name"], "acme");
@@ -78,15 +77,13 @@ async fn operators_create_list_read_and_change_consumers() {
     assert_eq!(page2["next_cursor"], Value::Null);
 
     let patched: Value = app
-        .request(
+        .send_json_as(
             Method::PATCH,
             &format!("/api/v2/admin/consumers/{acme_id}"),
             &admin,
+            &json!({ "quota_per_day": 5, "description": "trial" }),
         )
-        .json(&json!({ "quota_per_day": 5, "description": "trial" }))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -112,11 +109,8 @@ async fn operators_create_list_read_and_change_consumers() {
         (json!({ "name": 7 }), "invalid type"),
     ] {
         let p = problem(
-            app.request(Method::POST, "/api/v2/admin/consumers", &admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+            app.send_json_as(Method::POST, "/api/v2/admin/consumers", &admin, &body)
+                .await,
             422,
         )
         .await;
@@ -145,15 +139,13 @@ async fn deactivating_a_consumer_refuses_its_keys_at_once() {
         "cached now"
     );
     let off = app
-        .request(
+        .send_json_as(
             Method::PATCH,
             &format!("/api/v2/admin/consumers/{other}"),
             &admin,
+            &json!({ "is_active": false }),
         )
-        .json(&json!({ "is_active": false }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(off.status(), 200);
     let refused = problem(app.get("/api/v2/me", &other_key).await, 401).await;
     assert!(refused["detail"].as_str().unwrap().contains("inactive"));
@@ -165,15 +157,13 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     let admin = app.key_with("admin").await;
     let id = app.consumer_id;
     let issued = app
-        .request(
+        .send_json_as(
             Method::POST,
             &format!("/api/v2/admin/consumers/{id}/keys"),
             &admin,
+            &json!({ "scopes": "webhooks:read", "expires_in": 3600 }),
         )
-        .json(&json!({ "scopes": "webhooks:read", "expires_in": 3600 }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(issued.status(), 201);
     let issued: Value = issued.json().await.unwrap();
     let key = issued["key"].as_str().unwrap();
@@ -185,15 +175,13 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     assert_eq!(app.get("/api/v2/webhooks", key).await.status(), 200);
 
     let default_scopes: Value = app
-        .request(
+        .send_json_as(
             Method::POST,
             &format!("/api/v2/admin/consumers/{id}/keys"),
             &admin,
+            &json!({}),
         )
-        .json(&json!({}))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -229,14 +217,12 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     let key_id = issued["id"].as_str().unwrap();
     for _ in 0..2 {
         let revoked = app
-            .request(
+            .send(
                 Method::DELETE,
                 &format!("/api/v2/admin/keys/{key_id}"),
                 &admin,
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(revoked.status(), 204, "revoking is idempotent");
     }
     problem(app.get("/api/v2/webhooks", key).await, 401).await;
@@ -260,29 +246,25 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
         (json!({ "expires_in": 0 }), "expires_in"),
     ] {
         let p = problem(
-            app.request(
+            app.send_json_as(
                 Method::POST,
                 &format!("/api/v2/admin/consumers/{id}/keys"),
                 &admin,
+                &body,
             )
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
+            .await,
             422,
         )
         .await;
         assert_eq!(p["errors"][0]["field"], field);
     }
     problem(
-        app.request(
+        app.send(
             Method::DELETE,
             &format!("/api/v2/admin/keys/{}", uuid::Uuid::new_v4()),
             &admin,
         )
-        .send()
-        .await
-        .unwrap(),
+        .await,
         404,
     )
     .await;

@@ -87,11 +87,13 @@ async fn basic_client_authentication_issues_a_bearer_token_with_the_requested_sc
 
     assert_eq!(app.get("/api/v2/webhooks", access).await.status(), 200);
     let write = app
-        .request(reqwest::Method::POST, "/api/v2/webhooks", access)
-        .json(&json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }))
-        .send()
-        .await
-        .unwrap();
+        .send_json_as(
+            reqwest::Method::POST,
+            "/api/v2/webhooks",
+            access,
+            &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }),
+        )
+        .await;
     assert_eq!(
         write.headers()["www-authenticate"],
         "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"webhooks:write\""
@@ -221,14 +223,12 @@ async fn only_active_static_keys_authenticate_clients_and_revoking_a_key_revokes
         .get(0);
     assert_eq!(app.get("/api/v2/me", &access).await.status(), 200);
     let revoke = app
-        .request(
+        .send(
             reqwest::Method::DELETE,
             &format!("/api/v2/admin/keys/{key_id}"),
             &admin,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
     let after = app.get("/api/v2/me", &access).await;
     assert!(problem(after, 401).await["detail"]

@@ -132,14 +132,12 @@ async fn subscriptions_can_be_created_listed_read_changed_and_deleted() {
     assert_eq!(patched["target_url"], format!("{}/v2", receiver.url()));
 
     let deleted = app
-        .request(
+        .send(
             reqwest::Method::DELETE,
             &format!("/api/v2/webhooks/{id}"),
             &app.key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(deleted.status(), 204);
     let gone = app.get(&format!("/api/v2/webhooks/{id}"), &app.key).await;
     problem(gone, 404).await;
@@ -239,38 +237,22 @@ async fn another_consumers_subscriptions_are_404_and_never_listed() {
         .await;
     let (_, other_key) = create_consumer_with_key(&app.pg, "intruder").await;
     let path = format!("/api/v2/webhooks/{mine}");
-    let get = app
-        .http
-        .get(app.url(&path))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+    let get = app.get(&path, &other_key).await;
     problem(get, 404).await;
     let patch = app
-        .http
-        .patch(app.url(&path))
-        .bearer_auth(&other_key)
-        .json(&json!({ "is_active": false }))
-        .send()
-        .await
-        .unwrap();
+        .send_json_as(
+            reqwest::Method::PATCH,
+            &path,
+            &other_key,
+            &json!({ "is_active": false }),
+        )
+        .await;
     problem(patch, 404).await;
-    let delete = app
-        .http
-        .delete(app.url(&path))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+    let delete = app.send(reqwest::Method::DELETE, &path, &other_key).await;
     problem(delete, 404).await;
     let list: Value = app
-        .http
-        .get(app.url("/api/v2/webhooks"))
-        .bearer_auth(&other_key)
-        .send()
+        .get("/api/v2/webhooks", &other_key)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

@@ -135,15 +135,13 @@ async fn inactive_subscriptions_and_consumers_get_nothing() {
     // A second consumer, subscribed and then deactivated by an operator.
     let (consumer_b, key_b) = crate::harness::create_consumer_with_key(&app.pg, "b").await;
     let response = app
-        .http
-        .post(app.url("/api/v2/webhooks"))
-        .bearer_auth(&key_b)
-        .json(
+        .send_json_as(
+            reqwest::Method::POST,
+            "/api/v2/webhooks",
+            &key_b,
             &json!({ "event_type": "decision_record.created", "target_url": other_consumer.url() }),
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 201);
     app.pg
         .execute(

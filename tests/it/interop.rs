@@ -39,21 +39,32 @@ struct Library {
     install: &'static str,
 }
 
-const PYTHON_STANDARDWEBHOOKS: Library = Library {
-    name: "Python standardwebhooks",
-    program: "python3",
-    script: "verify.py",
-    probe: &["python3", "-c", "import standardwebhooks"],
-    install: "python3 -m pip install -r tests/interop/requirements.txt",
-};
+/// A Python package (installed from `tests/interop/requirements.txt`).
+const fn python(
+    name: &'static str,
+    script: &'static str,
+    probe: &'static [&'static str],
+) -> Library {
+    Library {
+        name,
+        program: "python3",
+        script,
+        probe,
+        install: "python3 -m pip install -r tests/interop/requirements.txt",
+    }
+}
 
-const PYTHON_SVIX: Library = Library {
-    name: "Python svix",
-    program: "python3",
-    script: "verify_svix.py",
-    probe: &["python3", "-c", "import svix.webhooks"],
-    install: "python3 -m pip install -r tests/interop/requirements.txt",
-};
+const PYTHON_STANDARDWEBHOOKS: Library = python(
+    "Python standardwebhooks",
+    "verify.py",
+    &["python3", "-c", "import standardwebhooks"],
+);
+
+const PYTHON_SVIX: Library = python(
+    "Python svix",
+    "verify_svix.py",
+    &["python3", "-c", "import svix.webhooks"],
+);
 
 const NPM_STANDARDWEBHOOKS: Library = Library {
     name: "npm standardwebhooks",

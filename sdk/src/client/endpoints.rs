@@ -54,14 +54,8 @@ impl Client {
 
     /// All the caller's subscriptions, page after page, as a stream.
     pub fn subscriptions(&self, query: ListQuery) -> Pages<Subscription> {
-        let client = self.clone();
-        paginate(move |cursor| {
-            let client = client.clone();
-            let mut query = query.clone();
-            if cursor.is_some() {
-                query.cursor = cursor;
-            }
-            async move { client.list_subscriptions(&query).await }
+        self.pages(query, |client, query| async move {
+            client.list_subscriptions(&query).await
         })
     }
 
@@ -157,15 +151,45 @@ impl Client {
     /// The whole attempt log of a subscription, newest first, fetched page
     /// by page (following `next_cursor`) as the stream is read.
     pub fn deliveries(&self, id: Uuid, query: DeliveryQuery) -> Pages<Delivery> {
+        self.pages(query, move |client, query| async move {
+            client.list_deliveries(id, &query).await
+        })
+    }
+
+    /// Every page of a list endpoint: `list` fetches one page for a query,
+    /// and is called again with the query moved on to the next cursor.
+    fn pages<Q, T, F, Fut>(&self, query: Q, list: F) -> Pages<T>
+    where
+        Q: Paged,
+        T: Send + 'static,
+        F: Fn(Client, Q) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+    {
         let client = self.clone();
         paginate(move |cursor| {
-            let client = client.clone();
             let mut query = query.clone();
             if cursor.is_some() {
-                query.cursor = cursor;
+                query.set_cursor(cursor);
             }
-            async move { client.list_deliveries(id, &query).await }
+            list(client.clone(), query)
         })
+    }
+}
+
+/// A list endpoint's query: it carries the cursor of the page to fetch.
+trait Paged: Clone + Send + 'static {
+    fn set_cursor(&mut self, cursor: Option<String>);
+}
+
+impl Paged for ListQuery {
+    fn set_cursor(&mut self, cursor: Option<String>) {
+        self.cursor = cursor;
+    }
+}
+
+impl Paged for DeliveryQuery {
+    fn set_cursor(&mut self, cursor: Option<String>) {
+        self.cursor = cursor;
     }
 }
 

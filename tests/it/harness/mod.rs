@@ -164,13 +164,12 @@ impl TestApp {
     /// Creates a subscription through the API; returns (id, secret).
     pub async fn subscribe(&self, event_type: &str, target_url: &str) -> (Uuid, String) {
         let response = self
-            .http
-            .post(self.url("/api/v2/webhooks"))
-            .bearer_auth(&self.key)
-            .json(&json!({ "event_type": event_type, "target_url": target_url }))
-            .send()
-            .await
-            .unwrap();
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v2/webhooks",
+                &json!({ "event_type": event_type, "target_url": target_url }),
+            )
+            .await;
         assert_eq!(response.status(), 201, "{:?}", response.text().await);
         let body: Value = response.json().await.unwrap();
         (
@@ -231,17 +230,34 @@ impl TestApp {
         self.http.request(method, self.url(path)).bearer_auth(key)
     }
 
+    /// A request with a bearer key and no body; the response as it came.
+    pub async fn send(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::Response {
+        self.request(method, path, key).send().await.unwrap()
+    }
+
     /// GET with a bearer key; the response as it came.
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path, key)
-            .send()
-            .await
-            .unwrap()
+        self.send(reqwest::Method::GET, path, key).await
     }
 
     /// GET with this app's key; the JSON response.
     pub async fn get_json(&self, path: &str) -> Value {
-        self.get(path, &self.key).await.json().await.unwrap()
+        json_response(self.request(reqwest::Method::GET, path, &self.key)).await
+    }
+
+    /// A request with a JSON body and a bearer key; the response as it came.
+    pub async fn send_json_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, path, key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A request with a JSON body and this app's key; the response as it came.
@@ -251,22 +267,12 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.request(method, path, &self.key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.send_json_as(method, path, &self.key, body).await
     }
 
     /// POST without a body, with this app's key; the JSON response.
     pub async fn post_json(&self, path: &str) -> Value {
-        self.request(reqwest::Method::POST, path, &self.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_response(self.request(reqwest::Method::POST, path, &self.key)).await
     }
 
     /// The request log of a consumer, oldest first: (endpoint, method, status),
@@ -290,6 +296,11 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// Sends `request` (to any replica) and reads its response as JSON.
+pub async fn json_response(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
 }
 
 /// The body of a problem+json response, after checking its shape and status.
