@@ -3,18 +3,13 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{problem, TestApp, API_ONLY};
+use crate::harness::{problem, texts, TestApp, API_ONLY};
 
 #[tokio::test]
 async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let no_scopes = app.key_with("").await;
-    let me: Value = app
-        .get("/api/v2/me", &no_scopes)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json_as("/api/v2/me", &no_scopes).await;
     assert_eq!(me["consumer"]["id"], app.consumer_id.to_string());
     assert_eq!(me["consumer"]["name"], "test consumer");
     assert_eq!(me["key"]["token_type"], "static");
@@ -37,15 +32,10 @@ async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
 async fn event_types_list_all_six_with_an_example_webhook_body() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let list: Value = app
-        .get("/api/v2/event-types", &app.key_with("").await)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let types = list["data"].as_array().unwrap();
-    let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        .get_json_as("/api/v2/event-types", &app.key_with("").await)
+        .await;
     assert_eq!(
-        names,
+        texts(&list["data"], "name"),
         [
             "interaction_event.created",
             "annotation.created",
@@ -55,7 +45,7 @@ async fn event_types_list_all_six_with_an_example_webhook_body() {
             "outcome_signal.created"
         ]
     );
-    for t in types {
+    for t in list["data"].as_array().unwrap() {
         assert!(!t["description"].as_str().unwrap().is_empty());
         let example = &t["example"];
         assert_eq!(example["type"], t["name"]);
@@ -116,6 +106,6 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     }
     // Another consumer's usage is its own.
     let (_, other) = crate::harness::create_consumer_with_key(&app.pg, "other").await;
-    let theirs: Value = app.get("/api/v2/usage", &other).await.json().await.unwrap();
+    let theirs: Value = app.get_json_as("/api/v2/usage", &other).await;
     assert_eq!(theirs["data"], json!([]));
 }

@@ -57,22 +57,16 @@ async fn operators_create_list_read_and_change_consumers() {
     let acme_id = acme["id"].as_str().unwrap();
 
     let page1: Value = app
-        .get("/api/v2/admin/consumers?limit=1", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/api/v2/admin/consumers?limit=1", &admin)
+        .await;
     assert_eq!(page1["data"][0]["id"], app.consumer_id.to_string());
     let cursor = page1["next_cursor"].as_str().unwrap();
     let page2: Value = app
-        .get(
+        .get_json_as(
             &format!("/api/v2/admin/consumers?limit=1&cursor={cursor}"),
             &admin,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(page2["data"][0]["id"], acme_id);
     assert_eq!(page2["next_cursor"], Value::Null);
 
@@ -91,11 +85,8 @@ async fn operators_create_list_read_and_change_consumers() {
     assert_eq!(patched["description"], "trial");
     assert_eq!(patched["rate_limit_per_minute"], 120, "unchanged");
     let read: Value = app
-        .get(&format!("/api/v2/admin/consumers/{acme_id}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/api/v2/admin/consumers/{acme_id}"), &admin)
+        .await;
     assert_eq!(read, patched);
 
     for (body, field) in [
@@ -227,11 +218,8 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     }
     problem(app.get("/api/v2/webhooks", key).await, 401).await;
     let after: Value = app
-        .get(&format!("/api/v2/admin/consumers/{id}/keys"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/api/v2/admin/consumers/{id}/keys"), &admin)
+        .await;
     let row = after["data"]
         .as_array()
         .unwrap()

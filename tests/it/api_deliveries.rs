@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{create_consumer_with_key, problem, Receiver, TestApp, WAIT};
+use crate::harness::{create_consumer_with_key, problem, texts, Receiver, TestApp, WAIT};
 
 /// Appends an attempt-log row directly (the worker writes them in real life).
 async fn log_row(app: &TestApp, subscription: Uuid, status: &str, at: &str, code: Option<i32>) {
@@ -66,12 +66,7 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
     };
 
     let failed: Value = list("status=failed".into()).await.json().await.unwrap();
-    let times: Vec<&str> = failed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["attempted_at"].as_str().unwrap())
-        .collect();
+    let times: Vec<&str> = texts(&failed["data"], "attempted_at");
     assert_eq!(times, ["2030-01-01T10:05:00Z", "2030-01-01T10:00:01Z"]);
     assert_eq!(failed["data"][0]["error_message"], "HTTP 500; retry in 5 s");
 
@@ -80,12 +75,7 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
         .json()
         .await
         .unwrap();
-    let statuses: Vec<&str> = since["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
+    let statuses: Vec<&str> = texts(&since["data"], "status");
     assert_eq!(statuses, ["delivered", "failed"]);
 
     // Pages of two walk the whole log once, newest first.
@@ -165,12 +155,7 @@ async fn another_consumer_cannot_read_change_delete_or_list_a_consumers_subscrip
     problem(patch, 404).await;
     let delete = app.send(Method::DELETE, &one, &intruder).await;
     problem(delete, 404).await;
-    let list: Value = app
-        .get("/api/v2/webhooks", &intruder)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json_as("/api/v2/webhooks", &intruder).await;
     assert_eq!(list["data"], json!([]));
 
     // The owner sees everything as it was.

@@ -141,7 +141,7 @@ async fn the_daily_quota_refuses_until_quota_resets_at_then_rolls_to_the_next_ut
         row.get::<_, bool>(0),
         "quota_resets_at rolled to the next UTC midnight"
     );
-    let me: Value = app.get("/api/v2/me", &key).await.json().await.unwrap();
+    let me: Value = app.get_json_as("/api/v2/me", &key).await;
     assert_eq!(me["quota"]["used"], 2, "the new day has its own count");
     assert_eq!(
         me["quota"]["resets_at"],

@@ -250,12 +250,7 @@ async fn another_consumers_subscriptions_are_404_and_never_listed() {
     problem(patch, 404).await;
     let delete = app.send(reqwest::Method::DELETE, &path, &other_key).await;
     problem(delete, 404).await;
-    let list: Value = app
-        .get("/api/v2/webhooks", &other_key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json_as("/api/v2/webhooks", &other_key).await;
     assert_eq!(list["data"], json!([]));
     let still: Value = app.get_json(&path).await;
     assert_eq!(still["is_active"], true, "untouched by the other consumer");

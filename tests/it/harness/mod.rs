@@ -240,9 +240,14 @@ impl TestApp {
         self.send(reqwest::Method::GET, path, key).await
     }
 
+    /// GET with a bearer key; the JSON response.
+    pub async fn get_json_as(&self, path: &str, key: &str) -> Value {
+        json_response(self.request(reqwest::Method::GET, path, key)).await
+    }
+
     /// GET with this app's key; the JSON response.
     pub async fn get_json(&self, path: &str) -> Value {
-        json_response(self.request(reqwest::Method::GET, path, &self.key)).await
+        self.get_json_as(path, &self.key).await
     }
 
     /// A request with a JSON body and a bearer key; the response as it came.
@@ -296,6 +301,16 @@ impl TestApp {
         })
         .await
     }
+}
+
+/// The text field `field` of every item of the JSON array `items`.
+pub fn texts<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
 }
 
 /// Sends `request` (to any replica) and reads its response as JSON.
