@@ -8,7 +8,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{problem, TestApp};
+use crate::harness::{insufficient_scope, problem, TestApp};
 
 /// Posts a form to the token endpoint, optionally with HTTP Basic.
 async fn token_request(
@@ -94,11 +94,7 @@ async fn basic_client_authentication_issues_a_bearer_token_with_the_requested_sc
             &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }),
         )
         .await;
-    assert_eq!(
-        write.headers()["www-authenticate"],
-        "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"webhooks:write\""
-    );
-    problem(write, 403).await;
+    insufficient_scope(write, "webhooks:write").await;
 }
 
 #[tokio::test]
@@ -241,13 +237,7 @@ async fn only_active_static_keys_authenticate_clients_and_revoking_a_key_revokes
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_TOKEN_TTL", "1s".into());
-        },
-        crate::harness::API_ONLY,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_TOKEN_TTL", "1s")], crate::harness::API_ONLY).await;
     let id = app.consumer_id.to_string();
     let token: Value = token_request(
         &app,

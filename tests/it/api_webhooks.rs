@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use crate::harness::{create_consumer_with_key, problem, Receiver, TestApp};
+use crate::harness::{create_consumer_with_key, insufficient_scope, problem, Receiver, TestApp};
 
 #[tokio::test]
 async fn requests_without_valid_credentials_get_bearer_challenges() {
@@ -78,11 +78,7 @@ async fn a_key_without_the_scope_gets_403_naming_it() {
             &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }),
         )
         .await;
-    assert_eq!(
-        response.headers()["www-authenticate"],
-        "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"webhooks:write\""
-    );
-    problem(response, 403).await;
+    insufficient_scope(response, "webhooks:write").await;
 }
 
 #[tokio::test]
@@ -199,10 +195,8 @@ async fn bad_bodies_get_422_problems_naming_the_field() {
 
 #[tokio::test]
 async fn private_targets_are_refused_at_subscribe_time_unless_allowed() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_ALLOW_PRIVATE_TARGETS", "false".into());
-        },
+    let app = TestApp::spawn_setting(
+        &[("IHF_ALLOW_PRIVATE_TARGETS", "false")],
         crate::harness::BOTH,
     )
     .await;

@@ -136,6 +136,21 @@ impl TestApp {
         Self::spawn_with(|_| {}, BOTH).await
     }
 
+    /// Spawns with these variables set on top of the test environment.
+    pub async fn spawn_setting(settings: &[(&'static str, &str)], parts: Parts) -> TestApp {
+        Self::spawn_with(
+            |env| {
+                env.extend(
+                    settings
+                        .iter()
+                        .map(|&(name, value)| (name, value.to_string())),
+                )
+            },
+            parts,
+        )
+        .await
+    }
+
     /// Spawns with changes to the test environment.
     pub async fn spawn_with(
         change_env: impl FnOnce(&mut HashMap<&'static str, String>),
@@ -330,6 +345,18 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// Checks a 403 for a missing scope: the RFC 6750 challenge naming `scope`,
+/// and a problem+json body.
+pub async fn insufficient_scope(response: reqwest::Response, scope: &str) {
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        format!("Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"{scope}\"").as_str(),
+        "{}",
+        response.url()
+    );
+    problem(response, 403).await;
 }
 
 /// A consumer and a static key with the default scopes.
