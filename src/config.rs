@@ -85,9 +85,10 @@ impl DatabaseUrl {
             Ok(url) if url.has_host() => url,
             _ => return REDACTED.to_string(),
         };
-        if url.password().is_some() {
-            url.set_password(Some(REDACTED))
-                .expect("a URL with a host takes a password");
+        // A URL whose password cannot be replaced (an empty host, as in a
+        // socket URL) is hidden whole.
+        if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
+            return REDACTED.to_string();
         }
         if url.query_pairs().any(|(key, _)| key == "password") {
             let pairs: Vec<(String, String)> = url
@@ -392,8 +393,13 @@ mod tests {
         assert!(debug.contains("token_ttl: 7200s"), "{debug}");
         assert!(!debug.contains(".."), "no field left out: {debug}");
 
-        let key_value = config(&[("DATABASE_URL", "host=db user=ihf password=hunter2")]).unwrap();
-        assert!(!format!("{key_value:?}").contains("hunter2"));
+        for hidden in [
+            "host=db user=ihf password=hunter2",
+            "postgres://ihf:hunter2@/framework?host=/run/postgresql",
+        ] {
+            let config = config(&[("DATABASE_URL", hidden)]).unwrap();
+            assert!(!format!("{config:?}").contains("hunter2"), "{hidden}");
+        }
         let no_password = config(&[("DATABASE_URL", "postgres://ihf@db/framework")]).unwrap();
         assert!(format!("{no_password:?}").contains("postgres://ihf@db/framework"));
     }
