@@ -1,4 +1,4 @@
-//! Prometheus metrics (CONVENTIONS §9): one registry per running service,
+//! Prometheus metrics (Prometheus naming conventions): one registry per running service,
 //! names in snake_case with unit suffixes, label values bounded (event types,
 //! outcomes, route templates; never ids or URLs).
 

@@ -1,4 +1,4 @@
-//! The event types: one per framework source table (SPEC §1).
+//! The event types: one per framework source table.
 
 /// A source table and the event its inserts produce.
 #[derive(Debug, Clone, Copy)]

@@ -1,4 +1,5 @@
-//! The SSRF guard for webhook targets (CONVENTIONS §7): which URLs and which
+//! The SSRF guard for webhook targets (OWASP SSRF Prevention Cheat Sheet,
+//! case 2; OWASP API Security Top 10 2023, API7): which URLs and which
 //! resolved addresses we are willing to connect to. Checked when a
 //! subscription is created or changed, and again by the delivery client's
 //! resolver on every attempt, which then connects to exactly the addresses it
@@ -131,7 +132,7 @@ fn classify_v6(ip: Ipv6Addr) -> Option<Range> {
     }
     // IPv4-mapped (::ffff:0:0/96) and NAT64 (64:ff9b::/96) carry an IPv4
     // address: name it when it is itself refused; refuse the range regardless,
-    // as CONVENTIONS §7 lists it.
+    // since it is a way around a check made on IPv4 addresses alone.
     if let Some(v4) = ip.to_ipv4_mapped() {
         return classify_v4(v4).or(Some(Range::Private("IPv4-mapped address")));
     }

@@ -1,4 +1,5 @@
-//! Receiver faults (CONVENTIONS §1, SPEC §3): what is retried, how, and what
+//! Receiver faults (as Standard Webhooks and the README's guarantees table
+//! describe them): what is retried, how, and what
 //! the attempt log says.
 
 use std::time::Duration;
