@@ -73,11 +73,7 @@ impl Client {
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let response = request.send().await.map_err(Error::Transport)?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            self.remember(&headers);
-            let bytes = response.bytes().await.map_err(Error::Transport)?;
+            let (status, headers, bytes) = self.read(request).await?;
             if (200..300).contains(&status) {
                 return Ok(Success {
                     status,
@@ -94,14 +90,46 @@ impl Client {
                     continue;
                 }
             }
-            if let Some(wait) =
-                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            if self
+                .waited_out_429(status, error.retry_after, &error.rate_limit, &mut waited)
+                .await
             {
-                waited += 1;
-                tokio::time::sleep(wait).await;
                 continue;
             }
             return Err(Error::Api(Box::new(error)));
+        }
+    }
+
+    /// Sends `request` and reads the whole response, remembering its
+    /// rate-limit headers.
+    async fn read(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, http::HeaderMap, bytes::Bytes), Error> {
+        let response = request.send().await.map_err(Error::Transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.remember(&headers);
+        let bytes = response.bytes().await.map_err(Error::Transport)?;
+        Ok((status, headers, bytes))
+    }
+
+    /// On a 429 the policy lets us retry: waits as long as asked, counts the
+    /// retry in `waited` and returns true (send again); otherwise false.
+    async fn waited_out_429(
+        &self,
+        status: u16,
+        retry_after: Option<Duration>,
+        rate_limit: &RateLimit,
+        waited: &mut u32,
+    ) -> bool {
+        match self.rate_limit_wait(status, retry_after, rate_limit, *waited) {
+            Some(wait) => {
+                *waited += 1;
+                tokio::time::sleep(wait).await;
+                true
+            }
+            None => false,
         }
     }
 
@@ -179,31 +207,24 @@ impl Client {
         let mut waited = 0;
         loop {
             let requested_at = tokio::time::Instant::now();
-            let response = self
+            let request = self
                 .inner
                 .http
                 .post(url.clone())
                 .basic_auth(&source.client_id, Some(&*source.client_secret.0))
                 .header(http::header::ACCEPT, "application/json")
-                .form(&form)
-                .send()
-                .await
-                .map_err(Error::Transport)?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            self.remember(&headers);
-            let bytes = response.bytes().await.map_err(Error::Transport)?;
+                .form(&form);
+            let (status, headers, bytes) = self.read(request).await?;
             if status == 200 {
                 let body: TokenResponse = serde_json::from_slice(&bytes)
                     .map_err(|source| Error::Decode { status, source })?;
                 return Ok(source.token_from(body, requested_at));
             }
             let error = OAuthError::new(status, &headers, &bytes);
-            if let Some(wait) =
-                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            if self
+                .waited_out_429(status, error.retry_after, &error.rate_limit, &mut waited)
+                .await
             {
-                waited += 1;
-                tokio::time::sleep(wait).await;
                 continue;
             }
             return Err(Error::OAuth(Box::new(error)));
@@ -256,6 +277,60 @@ mod tests {
             until: None,
         };
         assert_eq!(url(&usage), format!("{base}?since=2026-01-02"));
+    }
+
+    /// A server on loopback that answers `429` with `Retry-After: 0` to
+    /// the first `refusals` requests and `{}` after; counts the requests.
+    async fn rate_limiting_server(
+        refusals: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        let app = axum::Router::new().fallback(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < refusals {
+                    (
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "0")],
+                        "{}",
+                    )
+                } else {
+                    (http::StatusCode::OK, [("retry-after", "0")], "{}")
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_429_is_sent_again_after_the_wait_when_asked_and_only_so_often() {
+        use std::sync::atomic::Ordering;
+        let (url, seen) = rate_limiting_server(2).await;
+        let patient = Client::builder(&url)
+            .api_key("k")
+            .retry_rate_limited(RateLimitRetry::new().max_retries(2))
+            .build()
+            .unwrap();
+        let _: serde_json::Value = patient.get(&["me"], &()).await.unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+
+        let (url, seen) = rate_limiting_server(2).await;
+        let hasty = Client::builder(&url)
+            .api_key("k")
+            .retry_rate_limited(RateLimitRetry::new().max_retries(1))
+            .build()
+            .unwrap();
+        let error = hasty
+            .get::<serde_json::Value, _>(&["me"], &())
+            .await
+            .unwrap_err();
+        assert!(error.is_rate_limited(), "{error:?}");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
     }
 
     #[test]
