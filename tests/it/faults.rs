@@ -60,10 +60,7 @@ async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried
     let app = TestApp::spawn_setting(&[("IHF_DELIVERY_TIMEOUT", "300ms")], BOTH).await;
     // Hangs past the timeout, then answers.
     let slow = Receiver::start().await;
-    slow.script([Reply {
-        delay: Duration::from_secs(5),
-        ..Reply::status(200)
-    }]);
+    slow.script([Reply::ok_after(Duration::from_secs(5))]);
     // Nothing listens here.
     let closed_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -22,10 +22,7 @@ async fn run(with_hanging_neighbour: bool) -> (Vec<u128>, usize) {
     .await;
     let healthy = Receiver::start().await;
     let hanging = Receiver::start().await;
-    hanging.always(Reply {
-        delay: Duration::from_secs(30),
-        ..Reply::status(200)
-    });
+    hanging.always(Reply::ok_after(Duration::from_secs(30)));
     if with_hanging_neighbour {
         app.subscribe("annotation.created", &hanging.url()).await;
     }

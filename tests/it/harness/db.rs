@@ -89,22 +89,20 @@ pub struct TestDb {
 impl TestDb {
     /// A migrated database with the framework fixture.
     pub async fn migrated() -> TestDb {
-        let template = template().await;
-        let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
-        admin()
-            .await
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
-            .await
-            .unwrap();
-        TestDb { name }
+        Self::create(&format!("TEMPLATE {}", template().await)).await
     }
 
     /// An empty database (for migration tests).
     pub async fn empty() -> TestDb {
+        Self::create("").await
+    }
+
+    /// `CREATE DATABASE` under a fresh name, with `options`.
+    async fn create(options: &str) -> TestDb {
         let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
         admin()
             .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name} {options}"))
             .await
             .unwrap();
         TestDb { name }
