@@ -29,39 +29,23 @@ async fn requests_without_valid_credentials_get_bearer_challenges() {
     );
     problem(wrong, 401).await;
 
-    app.pg
-        .execute("UPDATE api_keys SET revoked_at = now()", &[])
-        .await
-        .unwrap();
-    let revoked = app.get("/api/v2/webhooks", &app.key).await;
-    assert!(problem(revoked, 401).await["detail"]
-        .as_str()
-        .unwrap()
-        .contains("revoked"));
-
-    app.pg
-        .execute(
+    // Each state of the key or its consumer, and the word the 401 names it by.
+    for (sql, word) in [
+        ("UPDATE api_keys SET revoked_at = now()", "revoked"),
+        (
             "UPDATE api_keys SET revoked_at = NULL, expires_at = now() - interval '1 s'",
-            &[],
-        )
-        .await
-        .unwrap();
-    let expired = app.get("/api/v2/webhooks", &app.key).await;
-    assert!(problem(expired, 401).await["detail"]
-        .as_str()
-        .unwrap()
-        .contains("expired"));
-
-    app.pg
-        .execute("UPDATE api_keys SET expires_at = NULL", &[])
-        .await
-        .unwrap();
-    app.pg
-        .execute("UPDATE api_consumers SET is_active = false", &[])
-        .await
-        .unwrap();
-    let inactive = app.get("/api/v2/webhooks", &app.key).await;
-    problem(inactive, 401).await;
+            "expired",
+        ),
+        (
+            "UPDATE api_keys SET expires_at = NULL; UPDATE api_consumers SET is_active = false",
+            "inactive",
+        ),
+    ] {
+        app.pg.batch_execute(sql).await.unwrap();
+        let refused = app.get("/api/v2/webhooks", &app.key).await;
+        let detail = problem(refused, 401).await["detail"].to_string();
+        assert!(detail.contains(word), "{sql}: {detail}");
+    }
 }
 
 #[tokio::test]
