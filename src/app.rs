@@ -38,7 +38,7 @@ pub struct App {
 impl App {
     pub async fn build(config: Config, parts: Parts) -> anyhow::Result<App> {
         let api_pool = db::pool(
-            &config.database_url,
+            config.database_url.expose(),
             PoolKind::Api,
             config.db_pool_size.min(4),
         )?;
@@ -78,12 +78,12 @@ impl App {
         let mut worker_pool = None;
         if let Some(bell) = &self.doorbell {
             let pool = db::pool(
-                &self.config.database_url,
+                self.config.database_url.expose(),
                 PoolKind::Worker,
                 self.config.db_pool_size,
             )?;
             tasks.spawn(doorbell::run(
-                self.config.database_url.clone(),
+                self.config.database_url.expose().to_string(),
                 bell.clone(),
                 self.metrics.clone(),
                 cancel.clone(),

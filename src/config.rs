@@ -1,17 +1,29 @@
-//! Configuration from the environment (the README, "Configuration"), parsed once at startup into
-//! typed values; an invalid value stops startup with a message naming the variable.
+//! Configuration from the environment (the README's configuration table),
+//! parsed once at startup into typed values; an invalid value stops startup
+//! with a message naming the variable.
+//!
+//! This module is the only place that reads the service's environment
+//! variables: [`Config::from_env`] for the commands that need a database, and
+//! [`listen_from_env`] and [`database_url_from_env`] for the two that may run
+//! without one (`healthcheck`, `demo`).
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::Secret;
 use crate::delivery::ssrf::TargetPolicy;
+use secrecy::{ExposeSecret, SecretString};
 
-/// Everything the service reads from its environment.
-#[derive(Clone)]
+/// Everything the service reads from its environment. `Debug` shows every
+/// field; secrets are [`SecretString`]s (or wrap one, as [`DatabaseUrl`]
+/// does), which print redacted.
+#[derive(Clone, Debug)]
 pub struct Config {
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     pub listen: SocketAddr,
+    /// `serve` applies the migrations before it starts.
+    pub migrate_on_start: bool,
     pub allow_private_targets: bool,
     pub allow_http_targets: bool,
     /// Delays before each retry; the first attempt is immediate.
@@ -20,7 +32,9 @@ pub struct Config {
     pub delivery_timeout: Duration,
     /// Deliveries in flight per replica.
     pub worker_concurrency: usize,
-    /// Attempts in flight per subscription, across all replicas.
+    /// Attempts in flight per subscription, per replica (each replica counts
+    /// only its own attempts; with N replicas a subscription may see N times
+    /// this many).
     pub max_in_flight_per_subscription: usize,
     /// Backstop poll while idle: bounds the latency a lost NOTIFY can cost.
     pub poll_interval: Duration,
@@ -77,23 +91,76 @@ pub struct Config {
 #[derive(Clone)]
 pub struct OperatorWebhook {
     pub url: String,
-    pub secret: WebhookSecret,
+    pub secret: Secret,
 }
 
-impl std::fmt::Debug for Config {
-    // By hand, so the database URL (which may carry a password) never prints.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Config")
-            .field("listen", &self.listen)
-            .field("allow_private_targets", &self.allow_private_targets)
-            .field("allow_http_targets", &self.allow_http_targets)
-            .field("retry_schedule", &self.retry_schedule)
-            .field("delivery_timeout", &self.delivery_timeout)
-            .field("worker_concurrency", &self.worker_concurrency)
-            // Whether only: a URL may carry a token in its query string.
-            .field("operator_webhook", &self.operator.is_some())
-            .field("failing_after", &self.failing_after)
-            .finish_non_exhaustive()
+impl fmt::Debug for OperatorWebhook {
+    // The host only: the URL may carry a token in its path or query.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let host = url::Url::parse(&self.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default();
+        f.debug_struct("OperatorWebhook")
+            .field("host", &host)
+            .field("secret", &"REDACTED")
+            .finish()
+    }
+}
+
+/// `DATABASE_URL`, which may carry a password: `Debug` shows the URL with
+/// the password redacted, and only [`DatabaseUrl::expose`] gives it whole.
+#[derive(Clone)]
+pub struct DatabaseUrl(SecretString);
+
+impl DatabaseUrl {
+    pub fn new(url: impl Into<String>) -> DatabaseUrl {
+        DatabaseUrl(SecretString::from(url.into()))
+    }
+
+    /// The connection string, password included: for connecting only.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+
+    /// The URL with its password (in the user part or a `password`
+    /// parameter) replaced. The `key=value` form is not taken apart: it
+    /// is hidden whole rather than half right.
+    fn redacted(&self) -> String {
+        // Letters only, so the URL shows it without percent-encoding.
+        const REDACTED: &str = "REDACTED";
+        let mut url = match url::Url::parse(self.expose()) {
+            Ok(url) if url.has_host() => url,
+            _ => return REDACTED.to_string(),
+        };
+        // A URL whose password cannot be replaced (an empty host, as in a
+        // socket URL) is hidden whole.
+        if url.password().is_some() && url.set_password(Some(REDACTED)).is_err() {
+            return REDACTED.to_string();
+        }
+        if url.query_pairs().any(|(key, _)| key == "password") {
+            let pairs: Vec<(String, String)> = url
+                .query_pairs()
+                .map(|(key, value)| {
+                    let value = if key == "password" {
+                        REDACTED.into()
+                    } else {
+                        value.into_owned()
+                    };
+                    (key.into_owned(), value)
+                })
+                .collect();
+            url.query_pairs_mut().clear().extend_pairs(pairs);
+        }
+        url.to_string()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
     }
 }
 
@@ -107,10 +174,47 @@ pub struct ConfigError {
 
 pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 
+/// A variable of the process environment; the one place that reads it.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// `IHF_LISTEN` alone, for `healthcheck`, which must work without `DATABASE_URL`.
+pub fn listen_from_env() -> Result<SocketAddr, ConfigError> {
+    listen(env)
+}
+
+/// `DATABASE_URL` if it is set, for the demo, which makes its own database
+/// (on that server if given, else in a cluster of its own).
+pub fn database_url_from_env() -> Option<DatabaseUrl> {
+    env("DATABASE_URL")
+        .filter(|v| !v.trim().is_empty())
+        .map(DatabaseUrl::new)
+}
+
+fn listen(lookup: impl Fn(&str) -> Option<String>) -> Result<SocketAddr, ConfigError> {
+    const NAME: &str = "IHF_LISTEN";
+    let text = lookup(NAME)
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "127.0.0.1:8080".to_string());
+    text.parse().map_err(|_| {
+        err(
+            NAME,
+            format!("{text:?} is not an address like 127.0.0.1:8080"),
+        )
+    })
+}
+
 impl Config {
     /// Reads the process environment. `DATABASE_URL` is required.
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(env)
+    }
+
+    /// Reads the process environment, except for the variables `fixed`
+    /// answers (the demo fixes the listen address and the target policy).
+    pub fn from_env_with(fixed: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| fixed(name).or_else(|| env(name)))
     }
 
     /// Reads configuration through `lookup`, so tests can supply their own values.
@@ -121,19 +225,14 @@ impl Config {
         };
         let database_url = lookup("DATABASE_URL")
             .filter(|v| !v.trim().is_empty())
+            .map(DatabaseUrl::new)
             .ok_or_else(|| {
                 err(
                     "DATABASE_URL",
                     "is required (a PostgreSQL connection string)",
                 )
             })?;
-        let (name, listen) = get("IHF_LISTEN", "127.0.0.1:8080");
-        let listen = listen.parse().map_err(|_| {
-            err(
-                name,
-                format!("{listen:?} is not an address like 127.0.0.1:8080"),
-            )
-        })?;
+        let listen = listen(&lookup)?;
         let (name, v) = get("IHF_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE);
         let retry_schedule = parse_schedule(&v).map_err(|m| err(name, m))?;
         let duration = |name: &'static str, default: &str| -> Result<Duration, ConfigError> {
@@ -165,6 +264,7 @@ impl Config {
         Ok(Config {
             database_url,
             listen,
+            migrate_on_start: flag("IHF_MIGRATE_ON_START")?,
             allow_private_targets: flag("IHF_ALLOW_PRIVATE_TARGETS")?,
             allow_http_targets: flag("IHF_ALLOW_HTTP_TARGETS")?,
             retry_schedule,
@@ -257,7 +357,7 @@ fn operator_webhook(
             "is required when IHF_OPERATOR_WEBHOOK_URL is set (a whsec_ secret)",
         )
     })?;
-    let secret = WebhookSecret::parse(secret.trim())
+    let secret = Secret::parse(secret.trim())
         .map_err(|e| err("IHF_OPERATOR_WEBHOOK_SECRET", e.to_string()))?;
     Ok(Some(OperatorWebhook { url, secret }))
 }
@@ -321,6 +421,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is too long"))
 }
 
+/// `15s`, `500ms`, `2m`: how durations read in messages (the units
+/// [`parse_duration`] reads).
+pub fn human_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(60_000) && ms > 0 {
+        format!("{}m", ms / 60_000)
+    } else if ms.is_multiple_of(1000) && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 /// Parses a comma-separated retry schedule such as `5s,5m,30m`. An empty
 /// schedule (`none`) means a failed first attempt is final.
 pub fn parse_schedule(text: &str) -> Result<Vec<Duration>, String> {
@@ -358,6 +471,71 @@ mod tests {
     }
 
     #[test]
+    fn human_durations_read_back_as_the_same_duration() {
+        for (d, text) in [
+            (Duration::from_millis(250), "250ms"),
+            (Duration::from_secs(15), "15s"),
+            (Duration::from_secs(120), "2m"),
+            (Duration::ZERO, "0ms"),
+        ] {
+            assert_eq!(human_duration(d), text);
+            assert_eq!(parse_duration(text).unwrap(), d);
+        }
+    }
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn debug_shows_every_setting_but_no_password() {
+        let with_password = config(&[
+            ("DATABASE_URL", "postgres://ihf:hunter2@db.internal:5432/framework?sslmode=disable&password=hunter3"),
+            ("IHF_MIGRATE_ON_START", "true"),
+            ("IHF_TOKEN_TTL", "2h"),
+        ])
+        .unwrap();
+        let debug = format!("{with_password:?}");
+        assert!(!debug.contains("hunter"), "{debug}");
+        assert!(
+            debug.contains("postgres://ihf:REDACTED@db.internal:5432/framework?sslmode=disable&password=REDACTED"),
+            "{debug}"
+        );
+        assert!(debug.contains("migrate_on_start: true"), "{debug}");
+        assert!(debug.contains("token_ttl: 7200s"), "{debug}");
+        assert!(!debug.contains(".."), "no field left out: {debug}");
+
+        for hidden in [
+            "host=db user=ihf password=hunter2",
+            "postgres://ihf:hunter2@/framework?host=/run/postgresql",
+        ] {
+            let config = config(&[("DATABASE_URL", hidden)]).unwrap();
+            assert!(!format!("{config:?}").contains("hunter2"), "{hidden}");
+        }
+        let no_password = config(&[("DATABASE_URL", "postgres://ihf@db/framework")]).unwrap();
+        assert!(format!("{no_password:?}").contains("postgres://ihf@db/framework"));
+    }
+
+    #[test]
+    fn migrate_on_start_is_a_flag_named_in_its_error() {
+        assert!(
+            !config(&[("DATABASE_URL", "postgres://x")])
+                .unwrap()
+                .migrate_on_start
+        );
+        let e = config(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("IHF_MIGRATE_ON_START", "maybe"),
+        ])
+        .unwrap_err();
+        assert_eq!(e.variable, "IHF_MIGRATE_ON_START");
+    }
+
+    #[test]
     fn invalid_values_name_their_variable() {
         let e = Config::from_lookup(|n| match n {
             "DATABASE_URL" => Some("postgres://x".into()),
@@ -377,7 +555,9 @@ mod tests {
         let e = Config::from_lookup(|n| match n {
             "DATABASE_URL" => Some("postgres://x".into()),
             "IHF_OPERATOR_WEBHOOK_URL" => Some("http://169.254.169.254/".into()),
-            "IHF_OPERATOR_WEBHOOK_SECRET" => Some(WebhookSecret::generate().expose().into()),
+            "IHF_OPERATOR_WEBHOOK_SECRET" => {
+                Some(crate::delivery::signing::generate_secret().expose().into())
+            }
             _ => None,
         })
         .unwrap_err();

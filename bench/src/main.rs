@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use ihf_webhooks::access::consumers::{self, NewConsumer};
 use ihf_webhooks::capture::event_types::EVENT_TYPES;
-use ihf_webhooks::delivery::signing::WebhookSecret;
+use ihf_webhooks::delivery::signing::{self, Secret};
 use serde::Serialize;
 
 use receiver::Receiver;
@@ -112,24 +112,32 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The consumer the benchmarks act as: limits far above what they send.
+async fn bench_consumer(
+    client: &tokio_postgres::Client,
+    rate_limit_per_minute: i32,
+) -> anyhow::Result<consumers::Consumer> {
+    Ok(consumers::create(
+        client,
+        &NewConsumer {
+            name: "bench".into(),
+            description: None,
+            rate_limit_per_minute,
+            quota_per_day: 1_000_000_000,
+        },
+    )
+    .await?)
+}
+
 /// A consumer with `per_type` subscriptions per event type, all to `url`.
 async fn subscribe_all(
     db: &BenchDb,
     url: &str,
-    secret: &WebhookSecret,
+    secret: &Secret,
     per_type: i32,
 ) -> anyhow::Result<()> {
     let client = connect(&db.url()).await?;
-    let consumer = consumers::create(
-        &client,
-        &NewConsumer {
-            name: "bench".into(),
-            description: None,
-            rate_limit_per_minute: 1_000_000,
-            quota_per_day: 1_000_000_000,
-        },
-    )
-    .await?;
+    let consumer = bench_consumer(&client, 1_000_000).await?;
     let types: Vec<&str> = EVENT_TYPES.iter().map(|t| t.name).collect();
     client
         .execute(
@@ -210,7 +218,7 @@ async fn insert_spread(db_url: &str, events: usize) -> anyhow::Result<()> {
 
 async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, subs).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
@@ -244,7 +252,7 @@ async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
 
 async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
@@ -305,7 +313,7 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
 
 async fn backlog(args: &Args) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
-    let secret = WebhookSecret::generate();
+    let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     eprintln!(
@@ -359,16 +367,7 @@ fn host_cost(args: &Args) -> anyhow::Result<Vec<Row>> {
 async fn api(args: &Args) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
     let client = connect(&db.url()).await?;
-    let consumer = consumers::create(
-        &client,
-        &NewConsumer {
-            name: "bench".into(),
-            description: None,
-            rate_limit_per_minute: 10_000_000,
-            quota_per_day: 1_000_000_000,
-        },
-    )
-    .await?;
+    let consumer = bench_consumer(&client, 10_000_000).await?;
     let key = ihf_webhooks::access::keys::issue(
         &client,
         consumer.id,

@@ -1,5 +1,6 @@
-//! A fast receiver that verifies every signature and records when each
-//! event's row (by `data.id`) arrived.
+//! A fast receiver that verifies every signature (with the SDK's verifier,
+//! as a consumer would) and records when each event's row (by `data.id`)
+//! arrived.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -13,7 +14,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto::Builder;
-use ihf_webhooks::delivery::signing::WebhookSecret;
+use ihf_sdk::webhooks::{Secret, Verifier};
 use tokio::sync::Notify;
 
 #[derive(Default)]
@@ -32,20 +33,21 @@ pub struct Receiver {
 }
 
 impl Receiver {
-    pub async fn start(secret: WebhookSecret) -> anyhow::Result<Receiver> {
+    pub async fn start(secret: Secret) -> anyhow::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let received = Arc::new(Received::default());
         let state = received.clone();
-        let secret = Arc::new(secret);
+        let verifier = Arc::new(Verifier::new(secret));
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (state, secret) = (state.clone(), secret.clone());
+                let (state, verifier) = (state.clone(), verifier.clone());
                 tokio::spawn(async move {
-                    let service = service_fn(move |req| handle(req, state.clone(), secret.clone()));
+                    let service =
+                        service_fn(move |req| handle(req, state.clone(), verifier.clone()));
                     let _ = Builder::new(TokioExecutor::new())
                         .serve_connection(TokioIo::new(stream), service)
                         .await;
@@ -85,24 +87,12 @@ impl Receiver {
 async fn handle(
     req: Request<hyper::body::Incoming>,
     state: Arc<Received>,
-    secret: Arc<WebhookSecret>,
+    verifier: Arc<Verifier>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
-    let header = |name: &str| {
-        req.headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let (id, ts, sig) = (
-        header("webhook-id"),
-        header("webhook-timestamp"),
-        header("webhook-signature"),
-    );
-    let body = req.into_body().collect().await?.to_bytes();
-    let expected = secret.sign(&id, ts.parse().unwrap_or(0), &body);
+    let (parts, body) = req.into_parts();
+    let body = body.collect().await?.to_bytes();
     let now = Instant::now();
-    if sig.split(' ').any(|s| s == expected) {
+    if verifier.verify(&parts.headers, &body).is_ok() {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&body) {
             if let Some(row) = v["data"]["id"].as_str() {
                 state

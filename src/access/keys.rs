@@ -1,4 +1,4 @@
-//! API keys (the README, "Authentication"): `ihf_` + 64 random hex characters, shown once;
+//! API keys: `ihf_` + 64 random hex characters, shown once;
 //! only the SHA-256 hex of the whole key is stored, and `key_prefix` (the first
 //! 8 hex characters of the random part) finds the row to compare against.
 
@@ -14,7 +14,7 @@ use crate::db::sql;
 
 const KEY_PREFIX: &str = "ihf_";
 
-/// A scope a key can carry (the README, "HTTP API").
+/// A scope a key can carry (the README lists them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     WebhooksRead,

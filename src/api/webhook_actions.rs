@@ -25,7 +25,7 @@ use crate::db::sql;
 use crate::delivery::attempt::{parse_secrets, sign_and_send};
 use crate::delivery::headers::load_header_values;
 use crate::delivery::outcome::describe;
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::{self, Secret};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -102,9 +102,10 @@ async fn rotate_secret(
         serde_json::from_value(value).map_err(|e| unprocessable(e.to_string()))?
     };
     let secret = match body.secret {
-        Some(text) => WebhookSecret::parse(&text)
-            .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
-        None => WebhookSecret::generate(),
+        Some(text) => {
+            Secret::parse(&text).map_err(|e| Problem::invalid_field("secret", e.to_string()))?
+        }
+        None => signing::generate_secret(),
     };
     let grace_ms = state.secret_rotation_grace.as_millis() as i64;
     let client = state.db.get().await?;

@@ -24,7 +24,7 @@ use crate::access::keys::Scope;
 use crate::capture::event_types;
 use crate::db::sql;
 use crate::delivery::headers::{self, CustomHeaders};
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::{self, Secret};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -151,9 +151,10 @@ async fn create(
     }
     let url = check_target(&state, &body.target_url).await?;
     let secret = match &body.secret {
-        Some(text) => WebhookSecret::parse(text)
-            .map_err(|e| Problem::invalid_field("secret", e.to_string()))?,
-        None => WebhookSecret::generate(),
+        Some(text) => {
+            Secret::parse(text).map_err(|e| Problem::invalid_field("secret", e.to_string()))?
+        }
+        None => signing::generate_secret(),
     };
     let custom = parse_headers(body.headers.as_ref())?.unwrap_or_default();
     let mut client = state.db.get().await?;

@@ -1,6 +1,7 @@
 //! `ihf-webhooks healthcheck`: asks our own `/readyz` whether this replica is
 //! ready, for container health checks (Docker `HEALTHCHECK`), where no curl is
-//! installed. Reads only `IHF_LISTEN`, so it works without `DATABASE_URL`.
+//! installed. Reads only `IHF_LISTEN` ([`config::listen_from_env`]), so it
+//! works without `DATABASE_URL`.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -8,8 +9,8 @@ use std::time::Duration;
 use http::Method;
 
 use crate::cli::loopback;
+use crate::config;
 
-const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Where to reach the HTTP side bound to `listen`: a wildcard address
@@ -26,14 +27,7 @@ pub fn target(listen: SocketAddr) -> SocketAddr {
 /// Ok with `/readyz`'s JSON body if it answered 200; otherwise an error saying
 /// what it answered (or why it could not be asked).
 pub async fn run() -> anyhow::Result<serde_json::Value> {
-    let listen = std::env::var("IHF_LISTEN")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let listen: SocketAddr = listen.parse().map_err(|_| {
-        anyhow::anyhow!("IHF_LISTEN: {listen:?} is not an address like 127.0.0.1:8080")
-    })?;
-    let url = format!("http://{}/readyz", target(listen));
+    let url = format!("http://{}/readyz", target(config::listen_from_env()?));
     let (status, body) = loopback::request(Method::GET, &url, None, None, TIMEOUT)
         .await
         .map_err(|e| anyhow::anyhow!("{url}: {e:#}"))?;

@@ -199,7 +199,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     telemetry::init(config.log_json)?;
     match cli.command {
         Command::Migrate { with_fixture } => {
-            let report = migrate::run(&config.database_url, with_fixture).await?;
+            let report = migrate::run(config.database_url.expose(), with_fixture).await?;
             print_json(&report)
         }
         Command::Serve { no_worker, no_api } => {
@@ -207,8 +207,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 worker: !no_worker,
                 api: !no_api,
             };
-            if migrate_on_start()? {
-                let report = migrate::run(&config.database_url, false).await?;
+            if config.migrate_on_start {
+                let report = migrate::run(config.database_url.expose(), false).await?;
                 tracing::info!(applied = ?report.applied, "IHF_MIGRATE_ON_START: migrated");
             }
             let app = App::build(config, parts).await?;
@@ -229,9 +229,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 quota_per_day,
             };
             new.validate().map_err(anyhow::Error::msg)?;
-            let client = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
+            let client = connect(&config).await?;
             print_json(&consumers::create(&client, &new).await?)
         }
         Command::Consumer(ConsumerCommand::List) => {
@@ -273,9 +271,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 None => None,
             };
-            let client = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
+            let client = connect(&config).await?;
             let exists = client
                 .query_opt("SELECT 1 FROM api_consumers WHERE id = $1", &[&consumer])
                 .await?;
@@ -293,19 +289,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-/// `IHF_MIGRATE_ON_START=true` makes `serve` run `migrate` first (without
-/// the fixture), for deployments without a separate migration step.
-fn migrate_on_start() -> anyhow::Result<bool> {
-    match std::env::var("IHF_MIGRATE_ON_START") {
-        Err(_) => Ok(false),
-        Ok(v) if v.trim().is_empty() => Ok(false),
-        Ok(v) => crate::config::parse_bool(&v)
-            .ok_or_else(|| anyhow::anyhow!("IHF_MIGRATE_ON_START: {v:?} is not true or false")),
-    }
-}
-
 async fn connect(config: &Config) -> anyhow::Result<tokio_postgres::Client> {
-    db::connect(&config.database_url)
+    db::connect(config.database_url.expose())
         .await
         .context("cannot connect to the database")
 }

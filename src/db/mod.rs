@@ -92,16 +92,22 @@ pub enum PoolKind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
-    BadUrl(tokio_postgres::Error),
+    #[error(transparent)]
+    BadUrl(#[from] BadUrl),
     #[error("could not build the connection pool: {0}")]
     Pool(String),
 }
 
+/// The one way [`pg_config`] fails: its own type, so callers that only parse
+/// (such as [`connect`]) need not handle the pool's errors.
+#[derive(Debug, thiserror::Error)]
+#[error("DATABASE_URL is not a valid PostgreSQL connection string: {0}")]
+pub struct BadUrl(pub tokio_postgres::Error);
+
 /// Parses the connection string and adds our session settings: a statement
 /// timeout, so a query never hangs forever, and the pool's commit mode.
-pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, DbError> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(DbError::BadUrl)?;
+pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, BadUrl> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(BadUrl)?;
     let mut options = config.get_options().unwrap_or("").to_string();
     options.push_str(" -c statement_timeout=30000 -c client_min_messages=warning");
     if kind == PoolKind::Worker {
@@ -155,10 +161,7 @@ pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 
 /// Connects one client outside any pool and drives its connection in the background.
 pub async fn connect(url: &str) -> Result<tokio_postgres::Client, tokio_postgres::Error> {
-    let config = pg_config(url, PoolKind::Api).map_err(|e| match e {
-        DbError::BadUrl(e) => e,
-        DbError::Pool(_) => unreachable!("pg_config only fails on the URL"),
-    })?;
+    let config = pg_config(url, PoolKind::Api).map_err(|BadUrl(e)| e)?;
     let (client, connection) = config.connect(NoTls).await?;
     tokio::spawn(async move {
         if let Err(e) = connection.await {

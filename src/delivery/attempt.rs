@@ -11,7 +11,7 @@ use super::client::{Response, SendError, SignedRequest, WebhookClient};
 use super::outcome::{Attempted, LogStatus, Outcome, RetryPolicy};
 use crate::access::sealing::Sealer;
 use crate::delivery::headers::{load_header_values, CustomHeaders};
-use crate::delivery::signing::{signature_header, WebhookSecret};
+use crate::delivery::signing::{signature_header, Secret};
 
 /// A job as claimed by `jobs_claim_due.sql`.
 #[derive(Debug, Clone)]
@@ -169,7 +169,7 @@ async fn send(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) -> 
 pub async fn sign_and_send(
     client: &WebhookClient,
     target_url: &str,
-    secrets: &[WebhookSecret],
+    secrets: &[Secret],
     webhook_id: &str,
     body: &str,
     headers: &CustomHeaders,
@@ -179,8 +179,7 @@ pub async fn sign_and_send(
         .check_url(target_url)
         .map_err(SendError::Refused)?;
     let timestamp = Utc::now().timestamp();
-    let secret_refs: Vec<&WebhookSecret> = secrets.iter().collect();
-    let signature = signature_header(&secret_refs, webhook_id, timestamp, body.as_bytes());
+    let signature = signature_header(secrets, webhook_id, timestamp, body.as_bytes());
     client
         .send(SignedRequest {
             url: &url,
@@ -199,9 +198,9 @@ pub fn parse_secrets(
     sealer: &Sealer,
     current: &str,
     previous: Option<&str>,
-) -> Option<Vec<WebhookSecret>> {
+) -> Option<Vec<Secret>> {
     let unsealed = |text: &str| match sealer.unseal(text) {
-        Ok(plain) => WebhookSecret::parse(&plain).ok(),
+        Ok(plain) => Secret::parse(&plain).ok(),
         Err(e) => {
             tracing::error!(error = %e, "a stored webhook secret cannot be unsealed");
             None

@@ -69,7 +69,7 @@ pub struct Response {
 pub enum SendError {
     #[error("{0}")]
     Refused(Refusal),
-    #[error("timed out after {}", crate::delivery::outcome::human_duration(*.0))]
+    #[error("timed out after {}", crate::config::human_duration(*.0))]
     Timeout(Duration),
     #[error("connection refused")]
     ConnectionRefused,

@@ -359,7 +359,10 @@ impl Worker {
     fn start_all(&self, jobs: Vec<ClaimedJob>, launch: &mut Launch<'_>) -> anyhow::Result<usize> {
         let count = jobs.len();
         for job in jobs {
-            let permit = launch.slots.clone().try_acquire_owned()?;
+            let permit = launch.slots.clone().try_acquire_owned().expect(
+                "a slot is free for every job: each batch is sized to the free slots, \
+                 only this task takes them, and the semaphore is never closed",
+            );
             launch
                 .in_flight
                 .lock()

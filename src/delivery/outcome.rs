@@ -165,18 +165,6 @@ fn describe_status(status: StatusCode) -> String {
         .to_string()
 }
 
-/// `15s`, `500ms`, `2m`: how durations read in messages.
-pub fn human_duration(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(60_000) && ms > 0 {
-        format!("{}m", ms / 60_000)
-    } else if ms.is_multiple_of(1000) && ms > 0 {
-        format!("{}s", ms / 1000)
-    } else {
-        format!("{ms}ms")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! The SSRF guard for webhook targets (OWASP SSRF Prevention Cheat Sheet, "case 2"): which URLs and which
+//! The SSRF guard for webhook targets (OWASP SSRF Prevention Cheat Sheet,
+//! case 2; OWASP API Security Top 10 2023, API7): which URLs and which
 //! resolved addresses we are willing to connect to. Checked when a
 //! subscription is created or changed, and again by the delivery client's
 //! resolver on every attempt, which then connects to exactly the addresses it

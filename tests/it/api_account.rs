@@ -3,18 +3,13 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{problem, TestApp, API_ONLY};
+use crate::harness::{problem, texts, TestApp, API_ONLY};
 
 #[tokio::test]
 async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let no_scopes = app.key_with("").await;
-    let me: Value = app
-        .get("/api/v2/me", &no_scopes)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: Value = app.get_json_as("/api/v2/me", &no_scopes).await;
     assert_eq!(me["consumer"]["id"], app.consumer_id.to_string());
     assert_eq!(me["consumer"]["name"], "test consumer");
     assert_eq!(me["key"]["token_type"], "static");
@@ -39,15 +34,10 @@ async fn me_shows_the_consumer_its_key_limits_and_usage_to_any_valid_key() {
 async fn event_types_list_all_six_with_an_example_webhook_body() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let list: Value = app
-        .get("/api/v2/event-types", &app.key_with("").await)
-        .await
-        .json()
-        .await
-        .unwrap();
-    let types = list["data"].as_array().unwrap();
-    let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        .get_json_as("/api/v2/event-types", &app.key_with("").await)
+        .await;
     assert_eq!(
-        names,
+        texts(&list["data"], "name"),
         [
             "interaction_event.created",
             "annotation.created",
@@ -57,7 +47,7 @@ async fn event_types_list_all_six_with_an_example_webhook_body() {
             "outcome_signal.created"
         ]
     );
-    for t in types {
+    for t in list["data"].as_array().unwrap() {
         assert!(!t["description"].as_str().unwrap().is_empty());
         let example = &t["example"];
         assert_eq!(example["type"], t["name"]);
@@ -75,20 +65,12 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     let missing = format!("/api/v2/webhooks/{}", uuid::Uuid::new_v4());
     assert_eq!(app.get(&missing, &app.key).await.status(), 404);
     let bad = app
-        .request(Method::POST, "/api/v2/webhooks", &app.key)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+        .send_json(Method::POST, "/api/v2/webhooks", &json!({}))
+        .await;
     assert_eq!(bad.status(), 422);
     app.request_log(app.consumer_id, 5).await;
 
-    let usage: Value = app
-        .get("/api/v2/usage", &app.key)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let usage: Value = app.get_json("/api/v2/usage").await;
     let today = chrono::Utc::now().date_naive().to_string();
     assert_eq!(usage["until"], today);
     let rows = usage["data"].as_array().unwrap();
@@ -110,11 +92,8 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     assert_eq!(row("/api/v2/webhooks", "POST")["status_4xx"], 1);
 
     let other_days: Value = app
-        .get("/api/v2/usage?since=2020-01-01&until=2020-01-31", &app.key)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json("/api/v2/usage?since=2020-01-01&until=2020-01-31")
+        .await;
     assert_eq!(other_days["data"], json!([]));
     for bad in [
         "since=2020-01-01&until=2020-12-31",
@@ -129,6 +108,6 @@ async fn usage_counts_requests_per_day_and_endpoint_with_status_classes_and_late
     }
     // Another consumer's usage is its own.
     let (_, other) = crate::harness::create_consumer_with_key(&app.pg, "other").await;
-    let theirs: Value = app.get("/api/v2/usage", &other).await.json().await.unwrap();
+    let theirs: Value = app.get_json_as("/api/v2/usage", &other).await;
     assert_eq!(theirs["data"], json!([]));
 }

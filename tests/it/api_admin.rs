@@ -3,7 +3,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::harness::{problem, TestApp, API_ONLY};
+use crate::harness::{insufficient_scope, problem, TestApp, API_ONLY};
 
 #[tokio::test]
 async fn admin_routes_need_the_admin_scope_which_no_other_scope_implies() {
@@ -22,17 +22,9 @@ async fn admin_routes_need_the_admin_scope_which_no_other_scope_implies() {
         (Method::DELETE, format!("/api/v2/admin/keys/{id}")),
     ] {
         let response = app
-            .request(method.clone(), &path, &everything_else)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.headers()["www-authenticate"],
-            "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"admin\"",
-            "{method} {path}"
-        );
-        problem(response, 403).await;
+            .send_json_as(method.clone(), &path, &everything_else, &json!({}))
+            .await;
+        insufficient_scope(response, "admin").await;
     }
     // And admin alone grants nothing else.
     let admin = app.key_with("admin").await;
@@ -44,11 +36,13 @@ async fn operators_create_list_read_and_change_consumers() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let admin = app.key_with("admin").await;
     let created = app
-        .request(Method::POST, "/api/v2/admin/consumers", &admin)
-        .json(&json!({ "name": "acme", "description": "analytics", "rate_limit_per_minute": 120 }))
-        .send()
-        .await
-        .unwrap();
+        .send_json_as(
+            Method::POST,
+            "/api/v2/admin/consumers",
+            &admin,
+            &json!({ "name": "acme", "description": "analytics", "rate_limit_per_minute": 120 }),
+        )
+        .await;
     assert_eq!(created.status(), 201);
     let acme: Value = created.json().await.unwrap();
     assert_eq!(acme["name"], "acme");
@@ -58,35 +52,27 @@ async fn operators_create_list_read_and_change_consumers() {
     let acme_id = acme["id"].as_str().unwrap();
 
     let page1: Value = app
-        .get("/api/v2/admin/consumers?limit=1", &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as("/api/v2/admin/consumers?limit=1", &admin)
+        .await;
     assert_eq!(page1["data"][0]["id"], app.consumer_id.to_string());
     let cursor = page1["next_cursor"].as_str().unwrap();
     let page2: Value = app
-        .get(
+        .get_json_as(
             &format!("/api/v2/admin/consumers?limit=1&cursor={cursor}"),
             &admin,
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(page2["data"][0]["id"], acme_id);
     assert_eq!(page2["next_cursor"], Value::Null);
 
     let patched: Value = app
-        .request(
+        .send_json_as(
             Method::PATCH,
             &format!("/api/v2/admin/consumers/{acme_id}"),
             &admin,
+            &json!({ "quota_per_day": 5, "description": "trial" }),
         )
-        .json(&json!({ "quota_per_day": 5, "description": "trial" }))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -94,11 +80,8 @@ async fn operators_create_list_read_and_change_consumers() {
     assert_eq!(patched["description"], "trial");
     assert_eq!(patched["rate_limit_per_minute"], 120, "unchanged");
     let read: Value = app
-        .get(&format!("/api/v2/admin/consumers/{acme_id}"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/api/v2/admin/consumers/{acme_id}"), &admin)
+        .await;
     assert_eq!(read, patched);
 
     for (body, field) in [
@@ -112,11 +95,8 @@ async fn operators_create_list_read_and_change_consumers() {
         (json!({ "name": 7 }), "invalid type"),
     ] {
         let p = problem(
-            app.request(Method::POST, "/api/v2/admin/consumers", &admin)
-                .json(&body)
-                .send()
-                .await
-                .unwrap(),
+            app.send_json_as(Method::POST, "/api/v2/admin/consumers", &admin, &body)
+                .await,
             422,
         )
         .await;
@@ -145,15 +125,13 @@ async fn deactivating_a_consumer_refuses_its_keys_at_once() {
         "cached now"
     );
     let off = app
-        .request(
+        .send_json_as(
             Method::PATCH,
             &format!("/api/v2/admin/consumers/{other}"),
             &admin,
+            &json!({ "is_active": false }),
         )
-        .json(&json!({ "is_active": false }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(off.status(), 200);
     let refused = problem(app.get("/api/v2/me", &other_key).await, 401).await;
     assert!(refused["detail"].as_str().unwrap().contains("inactive"));
@@ -165,15 +143,13 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     let admin = app.key_with("admin").await;
     let id = app.consumer_id;
     let issued = app
-        .request(
+        .send_json_as(
             Method::POST,
             &format!("/api/v2/admin/consumers/{id}/keys"),
             &admin,
+            &json!({ "scopes": "webhooks:read", "expires_in": 3600 }),
         )
-        .json(&json!({ "scopes": "webhooks:read", "expires_in": 3600 }))
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(issued.status(), 201);
     let issued: Value = issued.json().await.unwrap();
     let key = issued["key"].as_str().unwrap();
@@ -185,15 +161,13 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     assert_eq!(app.get("/api/v2/webhooks", key).await.status(), 200);
 
     let default_scopes: Value = app
-        .request(
+        .send_json_as(
             Method::POST,
             &format!("/api/v2/admin/consumers/{id}/keys"),
             &admin,
+            &json!({}),
         )
-        .json(&json!({}))
-        .send()
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -229,23 +203,18 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
     let key_id = issued["id"].as_str().unwrap();
     for _ in 0..2 {
         let revoked = app
-            .request(
+            .send(
                 Method::DELETE,
                 &format!("/api/v2/admin/keys/{key_id}"),
                 &admin,
             )
-            .send()
-            .await
-            .unwrap();
+            .await;
         assert_eq!(revoked.status(), 204, "revoking is idempotent");
     }
     problem(app.get("/api/v2/webhooks", key).await, 401).await;
     let after: Value = app
-        .get(&format!("/api/v2/admin/consumers/{id}/keys"), &admin)
-        .await
-        .json()
-        .await
-        .unwrap();
+        .get_json_as(&format!("/api/v2/admin/consumers/{id}/keys"), &admin)
+        .await;
     let row = after["data"]
         .as_array()
         .unwrap()
@@ -260,29 +229,25 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
         (json!({ "expires_in": 0 }), "expires_in"),
     ] {
         let p = problem(
-            app.request(
+            app.send_json_as(
                 Method::POST,
                 &format!("/api/v2/admin/consumers/{id}/keys"),
                 &admin,
+                &body,
             )
-            .json(&body)
-            .send()
-            .await
-            .unwrap(),
+            .await,
             422,
         )
         .await;
         assert_eq!(p["errors"][0]["field"], field);
     }
     problem(
-        app.request(
+        app.send(
             Method::DELETE,
             &format!("/api/v2/admin/keys/{}", uuid::Uuid::new_v4()),
             &admin,
         )
-        .send()
-        .await
-        .unwrap(),
+        .await,
         404,
     )
     .await;
@@ -299,13 +264,7 @@ async fn keys_are_shown_once_listed_by_prefix_and_revoked_at_once() {
 
 #[tokio::test]
 async fn a_revocation_made_elsewhere_takes_effect_within_the_auth_cache_ttl() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_AUTH_CACHE_TTL", "300ms".into());
-        },
-        API_ONLY,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_AUTH_CACHE_TTL", "300ms")], API_ONLY).await;
     assert_eq!(app.get("/api/v2/me", &app.key).await.status(), 200);
     // As the CLI or another replica would: straight in the database.
     app.pg

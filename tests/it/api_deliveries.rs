@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{create_consumer_with_key, problem, Receiver, TestApp, WAIT};
+use crate::harness::{create_consumer_with_key, problem, texts, Receiver, TestApp, WAIT};
 
 /// Appends an attempt-log row directly (the worker writes them in real life).
 async fn log_row(app: &TestApp, subscription: Uuid, status: &str, at: &str, code: Option<i32>) {
@@ -30,11 +30,8 @@ async fn the_attempt_log_of_a_real_delivery_is_listed_newest_first() {
     receiver.wait_for(1, WAIT).await;
     let page: Value = crate::harness::eventually(WAIT, "the delivered row", || async {
         let page: Value = app
-            .get(&format!("/api/v2/webhooks/{sub}/deliveries"), &app.key)
-            .await
-            .json()
-            .await
-            .unwrap();
+            .get_json(&format!("/api/v2/webhooks/{sub}/deliveries"))
+            .await;
         (page["data"].as_array().unwrap().len() == 2).then_some(page)
     })
     .await;
@@ -69,12 +66,7 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
     };
 
     let failed: Value = list("status=failed".into()).await.json().await.unwrap();
-    let times: Vec<&str> = failed["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["attempted_at"].as_str().unwrap())
-        .collect();
+    let times: Vec<&str> = texts(&failed["data"], "attempted_at");
     assert_eq!(times, ["2030-01-01T10:05:00Z", "2030-01-01T10:00:01Z"]);
     assert_eq!(failed["data"][0]["error_message"], "HTTP 500; retry in 5 s");
 
@@ -83,12 +75,7 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
         .json()
         .await
         .unwrap();
-    let statuses: Vec<&str> = since["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["status"].as_str().unwrap())
-        .collect();
+    let statuses: Vec<&str> = texts(&since["data"], "status");
     assert_eq!(statuses, ["delivered", "failed"]);
 
     // Pages of two walk the whole log once, newest first.
@@ -160,31 +147,24 @@ async fn another_consumer_cannot_read_change_delete_or_list_a_consumers_subscrip
     )
     .await;
     let patch = app
-        .request(Method::PATCH, &one, &intruder)
-        .json(&json!({ "is_active": false, "target_url": "http://127.0.0.1:10/evil" }))
-        .send()
-        .await
-        .unwrap();
+        .send_json_as(
+            Method::PATCH,
+            &one,
+            &intruder,
+            &json!({ "is_active": false, "target_url": "http://127.0.0.1:10/evil" }),
+        )
+        .await;
     problem(patch, 404).await;
-    let delete = app
-        .request(Method::DELETE, &one, &intruder)
-        .send()
-        .await
-        .unwrap();
+    let delete = app.send(Method::DELETE, &one, &intruder).await;
     problem(delete, 404).await;
-    let list: Value = app
-        .get("/api/v2/webhooks", &intruder)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let list: Value = app.get_json_as("/api/v2/webhooks", &intruder).await;
     assert_eq!(list["data"], json!([]));
 
     // The owner sees everything as it was.
-    let still: Value = app.get(&one, &app.key).await.json().await.unwrap();
+    let still: Value = app.get_json(&one).await;
     assert_eq!(still["is_active"], true);
     assert_eq!(still["target_url"], "http://127.0.0.1:9/hook");
-    let log: Value = app.get(&deliveries, &app.key).await.json().await.unwrap();
+    let log: Value = app.get_json(&deliveries).await;
     assert_eq!(log["data"].as_array().unwrap().len(), 1);
 }
 
@@ -196,11 +176,7 @@ async fn a_deleted_subscriptions_deliveries_are_gone_from_the_api_but_kept_in_th
         .await;
     log_row(&app, sub, "delivered", "2030-01-01T10:00:00Z", Some(200)).await;
     let one = format!("/api/v2/webhooks/{sub}");
-    let delete = app
-        .request(Method::DELETE, &one, &app.key)
-        .send()
-        .await
-        .unwrap();
+    let delete = app.send(Method::DELETE, &one, &app.key).await;
     assert_eq!(delete.status(), 204);
     problem(app.get(&format!("{one}/deliveries"), &app.key).await, 404).await;
     assert_eq!(

@@ -27,16 +27,14 @@ async fn every_response_to_an_authenticated_request_carries_the_rate_limit_heade
         app.get(&format!("/api/v2/webhooks/{}", Uuid::new_v4()), &app.key)
             .await,
         app.get("/api/v2/webhooks?limit=1000", &app.key).await,
-        app.request(Method::POST, "/api/v2/webhooks", &app.key)
-            .json(&json!({ "colour": "red" }))
-            .send()
-            .await
-            .unwrap(),
-        app.request(Method::POST, "/api/v2/webhooks", &read_only)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        app.send_json(
+            Method::POST,
+            "/api/v2/webhooks",
+            &json!({ "colour": "red" }),
+        )
+        .await,
+        app.send_json_as(Method::POST, "/api/v2/webhooks", &read_only, &json!({}))
+            .await,
         app.get("/api/v2/me", &app.key).await,
     ];
     let statuses: Vec<u16> = responses.iter().map(|r| r.status().as_u16()).collect();
@@ -116,19 +114,7 @@ async fn the_daily_quota_refuses_until_quota_resets_at_then_rolls_to_the_next_ut
     assert_eq!(body["violated-policies"], json!(["day"]));
 
     // The counts reach the database within the sync interval.
-    eventually(WAIT, "quota_used = 2", || async {
-        let used: i64 = app
-            .pg
-            .query_one(
-                "SELECT quota_used FROM api_consumers WHERE id = $1",
-                &[&consumer],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        (used == 2).then_some(())
-    })
-    .await;
+    quota_used_reaches(&app, consumer, 2).await;
 
     // Midnight passes: the window ends, and the replica sees it at its next sync.
     app.pg
@@ -155,7 +141,7 @@ async fn the_daily_quota_refuses_until_quota_resets_at_then_rolls_to_the_next_ut
         row.get::<_, bool>(0),
         "quota_resets_at rolled to the next UTC midnight"
     );
-    let me: Value = app.get("/api/v2/me", &key).await.json().await.unwrap();
+    let me: Value = app.get_json_as("/api/v2/me", &key).await;
     assert_eq!(me["quota"]["used"], 2, "the new day has its own count");
     assert_eq!(
         me["quota"]["resets_at"],
@@ -171,23 +157,8 @@ async fn replicas_share_the_daily_quota_through_the_database() {
     for _ in 0..6 {
         assert_eq!(app.get("/api/v2/me", &key).await.status(), 200);
     }
-    eventually(
-        WAIT,
-        "the first replica's count in the database",
-        || async {
-            let used: i64 = app
-                .pg
-                .query_one(
-                    "SELECT quota_used FROM api_consumers WHERE id = $1",
-                    &[&consumer],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            (used == 6).then_some(())
-        },
-    )
-    .await;
+    // The first replica's count reaches the database.
+    quota_used_reaches(&app, consumer, 6).await;
     let url = |path: &str| format!("http://127.0.0.1:{}{path}", second.port);
     let mut statuses = Vec::new();
     for _ in 0..5 {
@@ -227,4 +198,22 @@ async fn last_used_at_is_kept_current_without_a_write_per_request() {
     })
     .await;
     assert!(used >= before - chrono::Duration::seconds(1));
+}
+
+/// Waits until the database holds `n` as the consumer's `quota_used` (the
+/// replicas add their counts every sync interval).
+async fn quota_used_reaches(app: &TestApp, consumer: Uuid, n: i64) {
+    eventually(WAIT, &format!("quota_used = {n}"), || async {
+        let used: i64 = app
+            .pg
+            .query_one(
+                "SELECT quota_used FROM api_consumers WHERE id = $1",
+                &[&consumer],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        (used == n).then_some(())
+    })
+    .await;
 }

@@ -17,20 +17,14 @@ async fn refused_requests_are_logged_with_the_route_template_never_a_raw_id() {
         app.get(&format!("/api/v2/webhooks/{missing}"), &app.key)
             .await,
         app.get("/api/v2/webhooks/not-a-uuid", &app.key).await,
-        app.request(
+        app.send_json(
             Method::PATCH,
             &format!("/api/v2/webhooks/{missing}"),
-            &app.key,
+            &json!({ "colour": "red" }),
         )
-        .json(&json!({ "colour": "red" }))
-        .send()
-        .await
-        .unwrap(),
-        app.request(Method::POST, "/api/v2/webhooks", &read_only)
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap(),
+        .await,
+        app.send_json_as(Method::POST, "/api/v2/webhooks", &read_only, &json!({}))
+            .await,
         app.get(&format!("/api/v2/webhooks/{missing}/deliveries"), &app.key)
             .await,
         app.get("/api/v2/admin/consumers", &app.key).await,

@@ -8,7 +8,7 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::harness::{problem, TestApp};
+use crate::harness::{insufficient_scope, problem, TestApp};
 
 /// Posts a form to the token endpoint, optionally with HTTP Basic.
 async fn token_request(
@@ -87,16 +87,14 @@ async fn basic_client_authentication_issues_a_bearer_token_with_the_requested_sc
 
     assert_eq!(app.get("/api/v2/webhooks", access).await.status(), 200);
     let write = app
-        .request(reqwest::Method::POST, "/api/v2/webhooks", access)
-        .json(&json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        write.headers()["www-authenticate"],
-        "Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"webhooks:write\""
-    );
-    problem(write, 403).await;
+        .send_json_as(
+            reqwest::Method::POST,
+            "/api/v2/webhooks",
+            access,
+            &json!({ "event_type": "annotation.created", "target_url": "http://127.0.0.1:9/" }),
+        )
+        .await;
+    insufficient_scope(write, "webhooks:write").await;
 }
 
 #[tokio::test]
@@ -221,14 +219,12 @@ async fn only_active_static_keys_authenticate_clients_and_revoking_a_key_revokes
         .get(0);
     assert_eq!(app.get("/api/v2/me", &access).await.status(), 200);
     let revoke = app
-        .request(
+        .send(
             reqwest::Method::DELETE,
             &format!("/api/v2/admin/keys/{key_id}"),
             &admin,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
     let after = app.get("/api/v2/me", &access).await;
     assert!(problem(after, 401).await["detail"]
@@ -241,13 +237,7 @@ async fn only_active_static_keys_authenticate_clients_and_revoking_a_key_revokes
 
 #[tokio::test]
 async fn an_expired_token_is_refused() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_TOKEN_TTL", "1s".into());
-        },
-        crate::harness::API_ONLY,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_TOKEN_TTL", "1s")], crate::harness::API_ONLY).await;
     let id = app.consumer_id.to_string();
     let token: Value = token_request(
         &app,

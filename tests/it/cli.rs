@@ -4,7 +4,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::harness::TestDb;
+use crate::harness::{texts, TestDb};
 
 fn ihf(db_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
@@ -158,12 +158,7 @@ async fn operators_list_consumers_and_revoke_keys_from_the_command_line() {
     let acme = stdout_json(&ihf(&db.url(), &["consumer", "create", "--name", "acme"]));
     stdout_json(&ihf(&db.url(), &["consumer", "create", "--name", "globex"]));
     let listed = stdout_json(&ihf(&db.url(), &["consumer", "list"]));
-    let names: Vec<&str> = listed["consumers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["name"].as_str().unwrap())
-        .collect();
+    let names: Vec<&str> = texts(&listed["consumers"], "name");
     assert_eq!(names, ["acme", "globex"]);
 
     let id = acme["id"].as_str().unwrap();

@@ -109,14 +109,12 @@ async fn redelivery_sends_the_same_event_again_with_the_same_webhook_id() {
     .await;
 
     let response = app
-        .request(
+        .send(
             reqwest::Method::POST,
             &format!("/api/v2/webhooks/{sub}/events/{event_id}/redeliver"),
             &app.key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(response.status(), 202);
     let again = receiver.wait_for(2, WAIT).await;
     assert_eq!(again[1].event_id(), event_id);
@@ -129,7 +127,7 @@ async fn redelivery_sends_the_same_event_again_with_the_same_webhook_id() {
     assert_eq!(log[2].2.as_deref(), Some("scheduled: manual redelivery"));
 
     let unknown = app
-        .request(
+        .send(
             reqwest::Method::POST,
             &format!(
                 "/api/v2/webhooks/{sub}/events/{}/redeliver",
@@ -137,19 +135,15 @@ async fn redelivery_sends_the_same_event_again_with_the_same_webhook_id() {
             ),
             &app.key,
         )
-        .send()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(unknown.status(), 404);
     let (_, other_key) = crate::harness::create_consumer_with_key(&app.pg, "other").await;
     let foreign = app
-        .http
-        .post(app.url(&format!(
-            "/api/v2/webhooks/{sub}/events/{event_id}/redeliver"
-        )))
-        .bearer_auth(&other_key)
-        .send()
-        .await
-        .unwrap();
+        .send(
+            reqwest::Method::POST,
+            &format!("/api/v2/webhooks/{sub}/events/{event_id}/redeliver"),
+            &other_key,
+        )
+        .await;
     assert_eq!(foreign.status(), 404, "another consumer's subscription");
 }

@@ -12,6 +12,16 @@ fn ihf() -> Command {
     c
 }
 
+/// `ihf-webhooks healthcheck` against the HTTP side at `listen`.
+async fn healthcheck(listen: &str) -> std::process::Output {
+    ihf()
+        .arg("healthcheck")
+        .env("IHF_LISTEN", listen)
+        .output()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn healthcheck_passes_on_a_ready_service_and_fails_in_one_line_otherwise() {
     let db = TestDb::migrated().await;
@@ -19,12 +29,7 @@ async fn healthcheck_passes_on_a_ready_service_and_fails_in_one_line_otherwise()
     // Wildcard addresses are asked on loopback, as in the container image.
     let listen = format!("0.0.0.0:{}", service.port);
     let out = eventually(WAIT, "healthcheck passes", || async {
-        let out = ihf()
-            .arg("healthcheck")
-            .env("IHF_LISTEN", &listen)
-            .output()
-            .await
-            .unwrap();
+        let out = healthcheck(&listen).await;
         out.status.success().then_some(out)
     })
     .await;
@@ -32,12 +37,7 @@ async fn healthcheck_passes_on_a_ready_service_and_fails_in_one_line_otherwise()
     assert_eq!(body["status"], "ready");
 
     service.stop().await;
-    let out = ihf()
-        .arg("healthcheck")
-        .env("IHF_LISTEN", &listen)
-        .output()
-        .await
-        .unwrap();
+    let out = healthcheck(&listen).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
@@ -78,12 +78,7 @@ async fn serve_migrates_first_when_asked_to() {
         .spawn()
         .unwrap();
     eventually(WAIT, "serve is ready", || async {
-        let out = ihf()
-            .arg("healthcheck")
-            .env("IHF_LISTEN", &listen)
-            .output()
-            .await
-            .unwrap();
+        let out = healthcheck(&listen).await;
         out.status.success().then_some(())
     })
     .await;

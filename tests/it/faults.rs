@@ -1,4 +1,5 @@
-//! Receiver faults (Standard Webhooks; the README, "Guarantees"): what is retried, how, and what
+//! Receiver faults (as Standard Webhooks and the README's guarantees table
+//! describe them): what is retried, how, and what
 //! the attempt log says.
 
 use std::time::Duration;
@@ -56,19 +57,10 @@ async fn redirects_and_client_errors_are_failed_attempts_and_retried() {
 
 #[tokio::test]
 async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_DELIVERY_TIMEOUT", "300ms".into());
-        },
-        BOTH,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_DELIVERY_TIMEOUT", "300ms")], BOTH).await;
     // Hangs past the timeout, then answers.
     let slow = Receiver::start().await;
-    slow.script([Reply {
-        delay: Duration::from_secs(5),
-        ..Reply::status(200)
-    }]);
+    slow.script([Reply::ok_after(Duration::from_secs(5))]);
     // Nothing listens here.
     let closed_port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -130,13 +122,7 @@ async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried
 
 #[tokio::test]
 async fn retry_after_is_honoured_on_429_and_503_up_to_the_cap() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_RETRY_AFTER_MAX", "2s".into());
-        },
-        BOTH,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_RETRY_AFTER_MAX", "2s")], BOTH).await;
     let receiver = Receiver::start().await;
     receiver.script([
         Reply {
@@ -201,14 +187,14 @@ async fn gone_deactivates_the_subscription_and_stops_retrying() {
 
 #[tokio::test]
 async fn a_subscription_failing_for_too_long_is_deactivated_with_a_reason() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_DISABLE_AFTER", "1s".into());
-            env.insert(
+    let app = TestApp::spawn_setting(
+        &[
+            ("IHF_DISABLE_AFTER", "1s"),
+            (
                 "IHF_RETRY_SCHEDULE",
-                "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms".into(),
-            );
-        },
+                "300ms,300ms,300ms,300ms,300ms,300ms,300ms,300ms",
+            ),
+        ],
         BOTH,
     )
     .await;

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 
 use crate::harness::receiver::Received;
-use crate::harness::{skip_or_fail, Receiver, TestApp, WAIT};
+use crate::harness::{skip_or_fail, Receiver, TestApp, VECTORS, WAIT};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/interop"))
@@ -35,21 +35,32 @@ struct Library {
     install: &'static str,
 }
 
-const PYTHON_STANDARDWEBHOOKS: Library = Library {
-    name: "Python standardwebhooks",
-    program: "python3",
-    script: "verify.py",
-    probe: &["python3", "-c", "import standardwebhooks"],
-    install: "python3 -m pip install -r tests/interop/requirements.txt",
-};
+/// A Python package (installed from `tests/interop/requirements.txt`).
+const fn python(
+    name: &'static str,
+    script: &'static str,
+    probe: &'static [&'static str],
+) -> Library {
+    Library {
+        name,
+        program: "python3",
+        script,
+        probe,
+        install: "python3 -m pip install -r tests/interop/requirements.txt",
+    }
+}
 
-const PYTHON_SVIX: Library = Library {
-    name: "Python svix",
-    program: "python3",
-    script: "verify_svix.py",
-    probe: &["python3", "-c", "import svix.webhooks"],
-    install: "python3 -m pip install -r tests/interop/requirements.txt",
-};
+const PYTHON_STANDARDWEBHOOKS: Library = python(
+    "Python standardwebhooks",
+    "verify.py",
+    &["python3", "-c", "import standardwebhooks"],
+);
+
+const PYTHON_SVIX: Library = python(
+    "Python svix",
+    "verify_svix.py",
+    &["python3", "-c", "import svix.webhooks"],
+);
 
 const NPM_STANDARDWEBHOOKS: Library = Library {
     name: "npm standardwebhooks",
@@ -283,33 +294,15 @@ async fn signatures_made_by_the_python_library_verify_with_the_sdk() {
     if !available(&PYTHON_STANDARDWEBHOOKS).await {
         return;
     }
-    // The Standard Webhooks libraries' test vectors, signed by Python, checked at their own time.
-    let vectors = [
-        (
-            "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
-            "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
-            1649367553,
-            r#"{"email":"test@example.com","username":"test_user"}"#,
-            "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
-        ),
-        (
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "msg_p5jXN8AQM9LWM0D4loKWxJek",
-            1614265330,
-            r#"{"test": 2432232314}"#,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
-        ),
-    ];
-    for (secret, id, ts, body, signature) in vectors {
+    // The published vectors, signed by Python, checked at their own time.
+    for v in &VECTORS {
+        let (secret, id, ts, body) = (v.secret, v.id, v.timestamp, v.body);
         let headers = python_signed(secret, id, ts, body).await;
         let sig = headers
             .iter()
             .find(|(k, _)| k == "webhook-signature")
             .unwrap();
-        assert_eq!(
-            sig.1, signature,
-            "Python signs the vector as the libraries' tests say"
-        );
+        assert_eq!(sig.1, v.signature, "Python signs the published vector");
         let at = UNIX_EPOCH + Duration::from_secs(ts as u64);
         Verifier::new(Secret::parse(secret).unwrap())
             .verify_at(&headers, body.as_bytes(), at)

@@ -11,21 +11,18 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// Commit-to-receipt latencies (ms) at the healthy receiver, sorted, and how
 /// many requests the hanging receiver had when the last healthy one arrived.
 async fn run(with_hanging_neighbour: bool) -> (Vec<u128>, usize) {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_DELIVERY_TIMEOUT", "3s".into());
-            env.insert("IHF_WORKER_CONCURRENCY", "16".into());
-            env.insert("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "4".into());
-        },
+    let app = TestApp::spawn_setting(
+        &[
+            ("IHF_DELIVERY_TIMEOUT", "3s"),
+            ("IHF_WORKER_CONCURRENCY", "16"),
+            ("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "4"),
+        ],
         BOTH,
     )
     .await;
     let healthy = Receiver::start().await;
     let hanging = Receiver::start().await;
-    hanging.always(Reply {
-        delay: Duration::from_secs(30),
-        ..Reply::status(200)
-    });
+    hanging.always(Reply::ok_after(Duration::from_secs(30)));
     if with_hanging_neighbour {
         app.subscribe("annotation.created", &hanging.url()).await;
     }

@@ -4,7 +4,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::harness::{eventually, Receiver, Reply, TestApp, WAIT};
+use crate::harness::{eventually, json_response, Receiver, Reply, TestApp, WAIT};
 
 /// The value of one sample line (`name{labels} value`), if present.
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -149,33 +149,18 @@ async fn logs_never_contain_keys_secrets_signatures_or_authorization_headers() {
 
     let receiver = Receiver::start().await;
     receiver.script([Reply::status(500)]);
-    let created: serde_json::Value = app
-        .http
-        .post(format!("{base}/api/v2/webhooks"))
-        .bearer_auth(&app.key)
-        .json(&json!({ "event_type": "annotation.created", "target_url": receiver.url() }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    // The API of the replica under test, not the in-process one of `app`.
+    let post = |path: String| app.http.post(format!("{base}{path}")).bearer_auth(&app.key);
+    let created = json_response(
+        post("/api/v2/webhooks".into())
+            .json(&json!({ "event_type": "annotation.created", "target_url": receiver.url() })),
+    )
+    .await;
     let id = created["id"].as_str().unwrap();
     let first_secret = created["secret"].as_str().unwrap().to_string();
-    let rotated: serde_json::Value = app
-        .http
-        .post(format!("{base}/api/v2/webhooks/{id}/secret/rotate"))
-        .bearer_auth(&app.key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rotated = json_response(post(format!("/api/v2/webhooks/{id}/secret/rotate"))).await;
     let second_secret = rotated["secret"].as_str().unwrap().to_string();
-    app.http
-        .post(format!("{base}/api/v2/webhooks/{id}/test"))
-        .bearer_auth(&app.key)
+    post(format!("/api/v2/webhooks/{id}/test"))
         .send()
         .await
         .unwrap();

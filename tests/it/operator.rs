@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use ihf_webhooks::delivery::signing::WebhookSecret;
+use ihf_webhooks::delivery::signing;
 use serde_json::Value;
 use standardwebhooks::Webhook;
 
@@ -23,7 +23,7 @@ impl Operator {
     async fn start() -> Operator {
         Operator {
             receiver: Receiver::start().await,
-            secret: WebhookSecret::generate().expose().to_string(),
+            secret: signing::generate_secret().expose().to_string(),
         }
     }
 

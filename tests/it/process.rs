@@ -101,6 +101,14 @@ fn tally(receiver: &Receiver) -> (usize, usize) {
     (distinct.len(), all.len() - distinct.len())
 }
 
+/// Waits until `n` distinct events have arrived (duplicates not counted).
+async fn all_delivered(receiver: &Receiver, n: usize) {
+    eventually(WAIT, &format!("all {n} events delivered"), || async {
+        (tally(receiver).0 == n).then_some(())
+    })
+    .await;
+}
+
 async fn insert_annotations(app: &TestApp, n: i32) {
     app.pg
         .execute(
@@ -136,10 +144,7 @@ async fn database_reachable(app: &TestApp, reachable: bool) {
 async fn a_replica_killed_mid_delivery_loses_nothing_and_duplicates_only_what_was_in_flight() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let receiver = Receiver::start().await;
-    receiver.always(Reply {
-        delay: Duration::from_millis(150),
-        ..Reply::status(200)
-    });
+    receiver.always(Reply::ok_after(Duration::from_millis(150)));
     app.subscribe("annotation.created", &receiver.url()).await;
     insert_annotations(&app, 60).await;
     let settings = [("IHF_WORKER_CONCURRENCY", "8")];
@@ -155,10 +160,7 @@ async fn a_replica_killed_mid_delivery_loses_nothing_and_duplicates_only_what_wa
     assert!(held > 0, "the kill happened mid-delivery");
 
     let second = Replica::start(&app.db.url(), &settings);
-    eventually(WAIT, "all 60 events delivered", || async {
-        (tally(&receiver).0 == 60).then_some(())
-    })
-    .await;
+    all_delivered(&receiver, 60).await;
     eventually(WAIT, "queue empty", || async {
         (app.count("SELECT count(*) FROM ihf_jobs").await == 0).then_some(())
     })
@@ -179,10 +181,7 @@ async fn a_replica_killed_mid_delivery_loses_nothing_and_duplicates_only_what_wa
 async fn sigterm_finishes_in_flight_attempts_and_exits_zero() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let receiver = Receiver::start().await;
-    receiver.always(Reply {
-        delay: Duration::from_millis(300),
-        ..Reply::status(200)
-    });
+    receiver.always(Reply::ok_after(Duration::from_millis(300)));
     app.subscribe("annotation.created", &receiver.url()).await;
     insert_annotations(&app, 30).await;
     let settings = [
@@ -209,10 +208,7 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_zero() {
     );
 
     let second = Replica::start(&app.db.url(), &settings);
-    eventually(WAIT, "all 30 events delivered", || async {
-        (tally(&receiver).0 == 30).then_some(())
-    })
-    .await;
+    all_delivered(&receiver, 30).await;
     assert_eq!(
         tally(&receiver).1,
         0,
@@ -225,10 +221,7 @@ async fn sigterm_finishes_in_flight_attempts_and_exits_zero() {
 async fn two_replicas_share_the_work_without_sending_anything_twice() {
     let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
     let receiver = Receiver::start().await;
-    receiver.always(Reply {
-        delay: Duration::from_millis(20),
-        ..Reply::status(200)
-    });
+    receiver.always(Reply::ok_after(Duration::from_millis(20)));
     app.subscribe("annotation.created", &receiver.url()).await;
     // A second subscription to the same receiver (an exact duplicate is refused).
     app.subscribe("annotation.created", &format!("{}?copy=2", receiver.url()))
@@ -324,10 +317,7 @@ async fn readiness_follows_the_database_and_delivery_resumes_after_it_returns() 
 async fn a_database_outage_mid_delivery_loses_no_event_and_no_result() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
-    receiver.always(Reply {
-        delay: Duration::from_millis(300),
-        ..Reply::status(200)
-    });
+    receiver.always(Reply::ok_after(Duration::from_millis(300)));
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     insert_annotations(&app, 40).await;
     receiver.wait_for(1, WAIT).await;

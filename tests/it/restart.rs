@@ -181,10 +181,7 @@ async fn a_database_crash_mid_delivery_loses_nothing_and_keeps_each_webhook_id()
     ihf_webhooks::db::migrate::run(&url, true).await.unwrap();
 
     let receiver = Receiver::start().await;
-    receiver.always(Reply {
-        delay: Duration::from_millis(100),
-        ..Reply::status(200)
-    });
+    receiver.always(Reply::ok_after(Duration::from_millis(100)));
     let pg = connect(&url).await;
     pg.execute(
         "WITH c AS (INSERT INTO api_consumers (name) VALUES ('c') RETURNING id) \

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use futures_util::TryStreamExt;
 use ihf_sdk::client::{
-    Client, DeliveryQuery, DeliveryStatus, Error, ListQuery, NewSubscription, SubscriptionUpdate,
+    Client, CreatedSubscription, DeliveryQuery, DeliveryStatus, Error, ListQuery, NewSubscription,
+    SubscriptionUpdate,
 };
 use ihf_sdk::webhooks::{self, Event, EventType, Secret, Verifier, VerifyError};
 use ihf_webhooks::access::keys::{self, Scopes};
@@ -19,19 +20,25 @@ fn keyed_client(app: &TestApp) -> Client {
     Client::with_api_key(app.url(""), &app.key).unwrap()
 }
 
+/// Subscribes `target_url` to `event_type` through the SDK.
+async fn subscribe(
+    client: &Client,
+    event_type: EventType,
+    target_url: impl Into<String>,
+) -> CreatedSubscription {
+    client
+        .create_subscription(&NewSubscription::new(event_type, target_url))
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_sdk_creates_lists_reads_updates_and_deletes_subscriptions() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let client = keyed_client(&app);
 
-    let created = client
-        .create_subscription(&NewSubscription::new(
-            EventType::AnnotationCreated,
-            receiver.url(),
-        ))
-        .await
-        .unwrap();
+    let created = subscribe(&client, EventType::AnnotationCreated, receiver.url()).await;
     let sub = &created.subscription;
     assert_eq!(sub.event_type, EventType::AnnotationCreated);
     assert_eq!(sub.target_url, receiver.url());
@@ -78,13 +85,7 @@ async fn a_delivery_to_a_subscription_made_with_the_sdk_verifies_with_the_sdk() 
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let client = keyed_client(&app);
-    let created = client
-        .create_subscription(&NewSubscription::new(
-            EventType::DecisionRecordCreated,
-            receiver.url(),
-        ))
-        .await
-        .unwrap();
+    let created = subscribe(&client, EventType::DecisionRecordCreated, receiver.url()).await;
 
     let row = app.insert("decision_records").await;
     let got = receiver.wait_for(1, WAIT).await.remove(0);
@@ -123,13 +124,7 @@ async fn rotation_test_events_and_redelivery_work_through_the_sdk() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let client = keyed_client(&app);
-    let created = client
-        .create_subscription(&NewSubscription::new(
-            EventType::DeploymentRecordCreated,
-            receiver.url(),
-        ))
-        .await
-        .unwrap();
+    let created = subscribe(&client, EventType::DeploymentRecordCreated, receiver.url()).await;
     let id = created.subscription.id;
     let old = created.secret;
 
@@ -245,13 +240,8 @@ async fn the_attempt_log_is_paged_through_as_a_stream() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
     let client = keyed_client(&app);
-    let sub = client
-        .create_subscription(&NewSubscription::new(
-            EventType::OutcomeSignalCreated,
-            receiver.url(),
-        ))
+    let sub = subscribe(&client, EventType::OutcomeSignalCreated, receiver.url())
         .await
-        .unwrap()
         .subscription;
     for _ in 0..5 {
         app.insert("outcome_signals").await;

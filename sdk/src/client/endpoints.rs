@@ -21,18 +21,18 @@ impl Client {
 
     /// `GET /api/v2/me`: the calling consumer, its key, limits and usage.
     pub async fn me(&self) -> Result<Me, Error> {
-        self.get(&["me"], &[]).await
+        self.get(&["me"], &()).await
     }
 
     /// `GET /api/v2/event-types`: what can be subscribed to, with examples.
     pub async fn event_types(&self) -> Result<Vec<EventTypeInfo>, Error> {
-        let list: EventTypeList = self.get(&["event-types"], &[]).await?;
+        let list: EventTypeList = self.get(&["event-types"], &()).await?;
         Ok(list.data)
     }
 
     /// `GET /api/v2/usage`: request counts per day and endpoint.
     pub async fn usage(&self, query: &UsageQuery) -> Result<Usage, Error> {
-        self.get(&["usage"], &query.params()).await
+        self.get(&["usage"], query).await
     }
 
     // ----- subscriptions -----
@@ -43,31 +43,25 @@ impl Client {
         &self,
         subscription: &NewSubscription,
     ) -> Result<CreatedSubscription, Error> {
-        self.send_json(Method::POST, &["webhooks"], &[], Some(subscription))
+        self.send_json(Method::POST, &["webhooks"], &(), Some(subscription))
             .await
     }
 
     /// `GET /api/v2/webhooks`: one page of the caller's subscriptions.
     pub async fn list_subscriptions(&self, query: &ListQuery) -> Result<Page<Subscription>, Error> {
-        self.get(&["webhooks"], &query.params()).await
+        self.get(&["webhooks"], query).await
     }
 
     /// All the caller's subscriptions, page after page, as a stream.
     pub fn subscriptions(&self, query: ListQuery) -> Pages<Subscription> {
-        let client = self.clone();
-        paginate(move |cursor| {
-            let client = client.clone();
-            let mut query = query.clone();
-            if cursor.is_some() {
-                query.cursor = cursor;
-            }
-            async move { client.list_subscriptions(&query).await }
+        self.pages(query, |client, query| async move {
+            client.list_subscriptions(&query).await
         })
     }
 
     /// `GET /api/v2/webhooks/{id}`.
     pub async fn get_subscription(&self, id: Uuid) -> Result<Subscription, Error> {
-        self.get(&["webhooks", &id.to_string()], &[]).await
+        self.get(&["webhooks", &id.to_string()], &()).await
     }
 
     /// `PATCH /api/v2/webhooks/{id}`: changes `target_url` and/or `is_active`.
@@ -79,7 +73,7 @@ impl Client {
         self.send_json(
             Method::PATCH,
             &["webhooks", &id.to_string()],
-            &[],
+            &(),
             Some(update),
         )
         .await
@@ -87,7 +81,7 @@ impl Client {
 
     /// `DELETE /api/v2/webhooks/{id}`: stops delivery; the history is kept.
     pub async fn delete_subscription(&self, id: Uuid) -> Result<(), Error> {
-        self.send::<()>(Method::DELETE, &["webhooks", &id.to_string()], &[], None)
+        self.send::<_, ()>(Method::DELETE, &["webhooks", &id.to_string()], &(), None)
             .await
             .map(drop)
     }
@@ -111,7 +105,7 @@ impl Client {
         self.send_json(
             Method::POST,
             &["webhooks", &id.to_string(), "secret", "rotate"],
-            &[],
+            &(),
             Some(&body),
         )
         .await
@@ -120,10 +114,10 @@ impl Client {
     /// `POST /api/v2/webhooks/{id}/test`: sends a signed test event now and
     /// reports the outcome.
     pub async fn send_test(&self, id: Uuid) -> Result<TestResult, Error> {
-        self.send_json::<_, ()>(
+        self.send_json::<_, _, ()>(
             Method::POST,
             &["webhooks", &id.to_string(), "test"],
-            &[],
+            &(),
             None,
         )
         .await
@@ -132,10 +126,10 @@ impl Client {
     /// `POST /api/v2/webhooks/{id}/events/{event_id}/redeliver`: schedules
     /// the event again (same `webhook-id` and body).
     pub async fn redeliver(&self, id: Uuid, event_id: &str) -> Result<Redelivery, Error> {
-        self.send_json::<_, ()>(
+        self.send_json::<_, _, ()>(
             Method::POST,
             &["webhooks", &id.to_string(), "events", event_id, "redeliver"],
-            &[],
+            &(),
             None,
         )
         .await
@@ -150,25 +144,52 @@ impl Client {
         id: Uuid,
         query: &DeliveryQuery,
     ) -> Result<Page<Delivery>, Error> {
-        self.get(
-            &["webhooks", &id.to_string(), "deliveries"],
-            &query.params(),
-        )
-        .await
+        self.get(&["webhooks", &id.to_string(), "deliveries"], query)
+            .await
     }
 
     /// The whole attempt log of a subscription, newest first, fetched page
     /// by page (following `next_cursor`) as the stream is read.
     pub fn deliveries(&self, id: Uuid, query: DeliveryQuery) -> Pages<Delivery> {
+        self.pages(query, move |client, query| async move {
+            client.list_deliveries(id, &query).await
+        })
+    }
+
+    /// Every page of a list endpoint: `list` fetches one page for a query,
+    /// and is called again with the query moved on to the next cursor.
+    fn pages<Q, T, F, Fut>(&self, query: Q, list: F) -> Pages<T>
+    where
+        Q: Paged,
+        T: Send + 'static,
+        F: Fn(Client, Q) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Page<T>, Error>> + Send + 'static,
+    {
         let client = self.clone();
         paginate(move |cursor| {
-            let client = client.clone();
             let mut query = query.clone();
             if cursor.is_some() {
-                query.cursor = cursor;
+                query.set_cursor(cursor);
             }
-            async move { client.list_deliveries(id, &query).await }
+            list(client.clone(), query)
         })
+    }
+}
+
+/// A list endpoint's query: it carries the cursor of the page to fetch.
+trait Paged: Clone + Send + 'static {
+    fn set_cursor(&mut self, cursor: Option<String>);
+}
+
+impl Paged for ListQuery {
+    fn set_cursor(&mut self, cursor: Option<String>) {
+        self.cursor = cursor;
+    }
+}
+
+impl Paged for DeliveryQuery {
+    fn set_cursor(&mut self, cursor: Option<String>) {
+        self.cursor = cursor;
     }
 }
 

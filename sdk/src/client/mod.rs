@@ -1,4 +1,4 @@
-//! The `/api/v2` client (the README, "HTTP API"): subscriptions, secret rotation, test
+//! The `/api/v2` client: subscriptions, secret rotation, test
 //! events, redelivery, the attempt log, usage and the caller's own limits.
 //!
 //! Authenticate with a static API key, or with OAuth 2.0 client credentials

@@ -1,4 +1,4 @@
-//! The rate-limit headers every `/api/v2` response carries (draft-ietf-httpapi-ratelimit-headers and GitHub's `X-RateLimit-*`):
+//! The rate-limit headers every `/api/v2` response carries:
 //! `RateLimit-Policy` and `RateLimit` (draft-ietf-httpapi-ratelimit-headers,
 //! structured fields), GitHub's `X-RateLimit-*` trio, and `Retry-After`.
 

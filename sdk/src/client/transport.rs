@@ -18,20 +18,24 @@ pub(super) struct Success {
 }
 
 impl Client {
-    pub(super) async fn get<T: DeserializeOwned>(
+    pub(super) async fn get<T: DeserializeOwned, Q: Serialize + ?Sized>(
         &self,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
     ) -> Result<T, Error> {
-        self.send_json::<T, ()>(Method::GET, path, query, None)
+        self.send_json::<T, Q, ()>(Method::GET, path, query, None)
             .await
     }
 
-    pub(super) async fn send_json<T: DeserializeOwned, B: Serialize + ?Sized>(
+    pub(super) async fn send_json<
+        T: DeserializeOwned,
+        Q: Serialize + ?Sized,
+        B: Serialize + ?Sized,
+    >(
         &self,
         method: Method,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
         body: Option<&B>,
     ) -> Result<T, Error> {
         let response = self.send(method, path, query, body).await?;
@@ -42,15 +46,16 @@ impl Client {
     }
 
     /// One API call: authenticate, send, and on failure refresh the token
-    /// once (on `invalid_token`) or wait out a 429 (if configured).
-    pub(super) async fn send<B: Serialize + ?Sized>(
+    /// once (on `invalid_token`) or wait out a 429 (if configured). `query`
+    /// is a struct of the query parameters, or `&()` for none.
+    pub(super) async fn send<Q: Serialize + ?Sized, B: Serialize + ?Sized>(
         &self,
         method: Method,
         path: &[&str],
-        query: &[(&'static str, String)],
+        query: &Q,
         body: Option<&B>,
     ) -> Result<Success, Error> {
-        let url = self.url(path, query);
+        let url = self.url(path);
         let body = body.map(|b| serde_json::to_vec(b).expect("request bodies serialize"));
         let mut refreshed = false;
         let mut waited = 0;
@@ -60,6 +65,7 @@ impl Client {
                 .inner
                 .http
                 .request(method.clone(), url.clone())
+                .query(query)
                 .bearer_auth(&*bearer.0)
                 .header(http::header::ACCEPT, "application/json");
             if let Some(body) = &body {
@@ -67,11 +73,7 @@ impl Client {
                     .header(http::header::CONTENT_TYPE, "application/json")
                     .body(body.clone());
             }
-            let response = request.send().await.map_err(Error::Transport)?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            self.remember(&headers);
-            let bytes = response.bytes().await.map_err(Error::Transport)?;
+            let (status, headers, bytes) = self.read(request).await?;
             if (200..300).contains(&status) {
                 return Ok(Success {
                     status,
@@ -88,14 +90,46 @@ impl Client {
                     continue;
                 }
             }
-            if let Some(wait) =
-                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            if self
+                .waited_out_429(status, error.retry_after, &error.rate_limit, &mut waited)
+                .await
             {
-                waited += 1;
-                tokio::time::sleep(wait).await;
                 continue;
             }
             return Err(Error::Api(Box::new(error)));
+        }
+    }
+
+    /// Sends `request` and reads the whole response, remembering its
+    /// rate-limit headers.
+    async fn read(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<(u16, http::HeaderMap, bytes::Bytes), Error> {
+        let response = request.send().await.map_err(Error::Transport)?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        self.remember(&headers);
+        let bytes = response.bytes().await.map_err(Error::Transport)?;
+        Ok((status, headers, bytes))
+    }
+
+    /// On a 429 the policy lets us retry: waits as long as asked, counts the
+    /// retry in `waited` and returns true (send again); otherwise false.
+    async fn waited_out_429(
+        &self,
+        status: u16,
+        retry_after: Option<Duration>,
+        rate_limit: &RateLimit,
+        waited: &mut u32,
+    ) -> bool {
+        match self.rate_limit_wait(status, retry_after, rate_limit, *waited) {
+            Some(wait) => {
+                *waited += 1;
+                tokio::time::sleep(wait).await;
+                true
+            }
+            None => false,
         }
     }
 
@@ -135,17 +169,13 @@ impl Client {
         }
     }
 
-    fn url(&self, path: &[&str], query: &[(&'static str, String)]) -> Url {
+    fn url(&self, path: &[&str]) -> Url {
         let mut url = self.inner.base.clone();
         url.path_segments_mut()
             .expect("checked in build: the base URL can be a base")
             .pop_if_empty()
             .extend(["api", "v2"])
             .extend(path);
-        if !query.is_empty() {
-            url.query_pairs_mut()
-                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
-        }
         url
     }
 
@@ -169,7 +199,7 @@ impl Client {
     /// `POST /api/v2/token` with HTTP Basic client authentication and a
     /// form body (RFC 6749 §4.4.2).
     async fn fetch_token(&self, source: &TokenSource) -> Result<auth::Token, Error> {
-        let url = self.url(&["token"], &[]);
+        let url = self.url(&["token"]);
         let mut form = vec![("grant_type", "client_credentials")];
         if let Some(scope) = &source.scope {
             form.push(("scope", scope.as_str()));
@@ -177,31 +207,24 @@ impl Client {
         let mut waited = 0;
         loop {
             let requested_at = tokio::time::Instant::now();
-            let response = self
+            let request = self
                 .inner
                 .http
                 .post(url.clone())
                 .basic_auth(&source.client_id, Some(&*source.client_secret.0))
                 .header(http::header::ACCEPT, "application/json")
-                .form(&form)
-                .send()
-                .await
-                .map_err(Error::Transport)?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            self.remember(&headers);
-            let bytes = response.bytes().await.map_err(Error::Transport)?;
+                .form(&form);
+            let (status, headers, bytes) = self.read(request).await?;
             if status == 200 {
                 let body: TokenResponse = serde_json::from_slice(&bytes)
                     .map_err(|source| Error::Decode { status, source })?;
                 return Ok(source.token_from(body, requested_at));
             }
             let error = OAuthError::new(status, &headers, &bytes);
-            if let Some(wait) =
-                self.rate_limit_wait(status, error.retry_after, &error.rate_limit, waited)
+            if self
+                .waited_out_429(status, error.retry_after, &error.rate_limit, &mut waited)
+                .await
             {
-                waited += 1;
-                tokio::time::sleep(wait).await;
                 continue;
             }
             return Err(Error::OAuth(Box::new(error)));
@@ -211,26 +234,103 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
-    use super::super::RateLimitRetry;
+    use super::super::{DeliveryQuery, DeliveryStatus, ListQuery, RateLimitRetry, UsageQuery};
     use super::*;
 
     #[test]
     fn urls_keep_a_base_path_and_encode_segments() {
         let client = Client::with_api_key("http://127.0.0.1:8080/ihf/", "k").unwrap();
         assert_eq!(
-            client
-                .url(
-                    &["webhooks", "a b/c", "deliveries"],
-                    &[("cursor", "x=&y".into())]
-                )
-                .as_str(),
-            "http://127.0.0.1:8080/ihf/api/v2/webhooks/a%20b%2Fc/deliveries?cursor=x%3D%26y"
+            client.url(&["webhooks", "a b/c", "deliveries"]).as_str(),
+            "http://127.0.0.1:8080/ihf/api/v2/webhooks/a%20b%2Fc/deliveries"
         );
         let plain = Client::with_api_key("http://127.0.0.1:8080", "k").unwrap();
         assert_eq!(
-            plain.url(&["me"], &[]).as_str(),
+            plain.url(&["me"]).as_str(),
             "http://127.0.0.1:8080/api/v2/me"
         );
+    }
+
+    #[test]
+    fn queries_encode_what_is_set_and_nothing_else() {
+        use chrono::TimeZone;
+
+        fn url(query: &impl Serialize) -> String {
+            let client = Client::with_api_key("http://127.0.0.1:8080", "k").unwrap();
+            let request = client.inner.http.get(client.url(&["q"])).query(query);
+            request.build().unwrap().url().to_string()
+        }
+        let base = "http://127.0.0.1:8080/api/v2/q";
+        assert_eq!(url(&()), base);
+        assert_eq!(url(&ListQuery::new()), base);
+        let mut deliveries = DeliveryQuery::new()
+            .limit(5)
+            .status(DeliveryStatus::Failed)
+            .since(chrono::Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap());
+        deliveries.cursor = Some("x=&y".into());
+        assert_eq!(
+            url(&deliveries),
+            format!("{base}?limit=5&cursor=x%3D%26y&status=failed&since=2026-01-02T03%3A04%3A05.000000Z")
+        );
+        let usage = UsageQuery {
+            since: chrono::NaiveDate::from_ymd_opt(2026, 1, 2),
+            until: None,
+        };
+        assert_eq!(url(&usage), format!("{base}?since=2026-01-02"));
+    }
+
+    /// A server on loopback that answers `429` with `Retry-After: 0` to
+    /// the first `refusals` requests and `{}` after; counts the requests.
+    async fn rate_limiting_server(
+        refusals: usize,
+    ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let seen = std::sync::Arc::new(AtomicUsize::new(0));
+        let counter = seen.clone();
+        let app = axum::Router::new().fallback(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < refusals {
+                    (
+                        http::StatusCode::TOO_MANY_REQUESTS,
+                        [("retry-after", "0")],
+                        "{}",
+                    )
+                } else {
+                    (http::StatusCode::OK, [("retry-after", "0")], "{}")
+                }
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn a_429_is_sent_again_after_the_wait_when_asked_and_only_so_often() {
+        use std::sync::atomic::Ordering;
+        let (url, seen) = rate_limiting_server(2).await;
+        let patient = Client::builder(&url)
+            .api_key("k")
+            .retry_rate_limited(RateLimitRetry::new().max_retries(2))
+            .build()
+            .unwrap();
+        let _: serde_json::Value = patient.get(&["me"], &()).await.unwrap();
+        assert_eq!(seen.load(Ordering::SeqCst), 3);
+
+        let (url, seen) = rate_limiting_server(2).await;
+        let hasty = Client::builder(&url)
+            .api_key("k")
+            .retry_rate_limited(RateLimitRetry::new().max_retries(1))
+            .build()
+            .unwrap();
+        let error = hasty
+            .get::<serde_json::Value, _>(&["me"], &())
+            .await
+            .unwrap_err();
+        assert!(error.is_rate_limited(), "{error:?}");
+        assert_eq!(seen.load(Ordering::SeqCst), 2);
     }
 
     #[test]

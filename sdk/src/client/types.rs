@@ -1,5 +1,7 @@
-//! Request and response bodies of `/api/v2` (the README, "HTTP API"). Response types ignore
-//! fields they do not know, so a newer server does not break an older SDK.
+//! Request and response bodies and query strings of `/api/v2` (the README's
+//! endpoint table). Response types ignore fields they do not know, so a newer
+//! server does not break an older SDK. Queries serialize to the query string
+//! (`reqwest`'s `.query()`), leaving out what is not set.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -209,16 +211,37 @@ pub struct Delivery {
 
 /// Filters and paging for [`Client::list_deliveries`](super::Client::list_deliveries)
 /// and [`Client::deliveries`](super::Client::deliveries).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct DeliveryQuery {
     /// Page size (the server caps it at 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// Only rows with this status.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<DeliveryStatus>,
     /// Only rows attempted at or after this time.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "rfc3339_micros"
+    )]
     pub since: Option<DateTime<Utc>>,
+}
+
+/// RFC 3339 in UTC with microseconds, the precision the attempt log keeps,
+/// so a `since` taken from a row's `attempted_at` includes that row.
+fn rfc3339_micros<S: serde::Serializer>(
+    time: &Option<DateTime<Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match time {
+        Some(time) => {
+            serializer.serialize_str(&time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
+        }
+        None => serializer.serialize_none(),
+    }
 }
 
 impl DeliveryQuery {
@@ -244,35 +267,17 @@ impl DeliveryQuery {
         self.since = Some(since);
         self
     }
-
-    pub(crate) fn params(&self) -> Vec<(&'static str, String)> {
-        let mut params = Vec::new();
-        if let Some(limit) = self.limit {
-            params.push(("limit", limit.to_string()));
-        }
-        if let Some(cursor) = &self.cursor {
-            params.push(("cursor", cursor.clone()));
-        }
-        if let Some(status) = self.status {
-            params.push(("status", status.as_str().to_string()));
-        }
-        if let Some(since) = self.since {
-            params.push((
-                "since",
-                since.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            ));
-        }
-        params
-    }
 }
 
 /// Paging for [`Client::list_subscriptions`](super::Client::list_subscriptions)
 /// and [`Client::subscriptions`](super::Client::subscriptions).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ListQuery {
     /// Page size (the server caps it at 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
 }
 
@@ -286,17 +291,6 @@ impl ListQuery {
     pub fn limit(mut self, limit: u32) -> ListQuery {
         self.limit = Some(limit);
         self
-    }
-
-    pub(crate) fn params(&self) -> Vec<(&'static str, String)> {
-        let mut params = Vec::new();
-        if let Some(limit) = self.limit {
-            params.push(("limit", limit.to_string()));
-        }
-        if let Some(cursor) = &self.cursor {
-            params.push(("cursor", cursor.clone()));
-        }
-        params
     }
 }
 
@@ -398,26 +392,17 @@ pub(crate) struct EventTypeList {
 }
 
 /// The days [`Client::usage`](super::Client::usage) covers.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct UsageQuery {
     /// First UTC day (the server's default: six days before `until`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<NaiveDate>,
     /// Last UTC day, included (default: today).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<NaiveDate>,
 }
 
-impl UsageQuery {
-    pub(crate) fn params(&self) -> Vec<(&'static str, String)> {
-        let mut params = Vec::new();
-        if let Some(since) = self.since {
-            params.push(("since", since.to_string()));
-        }
-        if let Some(until) = self.until {
-            params.push(("until", until.to_string()));
-        }
-        params
-    }
-}
+impl UsageQuery {}
 
 /// Request counts per UTC day and endpoint (`GET /api/v2/usage`).
 #[derive(Debug, Clone, Deserialize)]

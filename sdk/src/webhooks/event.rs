@@ -7,7 +7,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// A webhook body (the README, "Webhooks as a consumer receives them"). `data` is the inserted row; keep it as
+/// A webhook body. `data` is the inserted row; keep it as
 /// [`serde_json::Value`] (the default) or name your own type for it.
 ///
 /// ```

@@ -1,5 +1,5 @@
-//! Verifying webhooks: Standard Webhooks v1 signatures, as ihf-webhooks sends
-//! them (Standard Webhooks v1, https://www.standardwebhooks.com/).
+//! Verifying webhooks: [Standard Webhooks](https://github.com/standard-webhooks/standard-webhooks/blob/main/spec/standard-webhooks.md)
+//! v1 signatures, as ihf-webhooks sends them (it signs with this module).
 //!
 //! A delivery is `POST <your url>` with the headers `webhook-id`,
 //! `webhook-timestamp` and `webhook-signature` (`v1,<base64>`, one item per
@@ -42,7 +42,7 @@ use subtle::ConstantTimeEq;
 
 pub use event::{Event, EventType};
 pub use headers::Headers;
-pub use secret::{sign, Secret, SecretError, Secrets};
+pub use secret::{sign, signature_header, Secret, SecretError, Secrets};
 
 /// The `webhook-id` header: the event id.
 pub const HEADER_ID: &str = "webhook-id";
@@ -241,7 +241,8 @@ mod tests {
         signature: &'static str,
     }
 
-    /// The test vectors of the Standard Webhooks libraries.
+    /// The test vectors published with the Standard Webhooks specification
+    /// (`spec/standard-webhooks.md`) and its reference libraries.
     const VECTORS: [Vector; 2] = [
         Vector {
             secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
@@ -272,7 +273,7 @@ mod tests {
     }
 
     #[test]
-    fn both_conventions_vectors_sign_and_verify() {
+    fn both_published_vectors_sign_and_verify() {
         for v in &VECTORS {
             let secret = Secret::parse(v.secret).unwrap();
             assert_eq!(sign(&secret, v.id, v.timestamp, v.body), v.signature);

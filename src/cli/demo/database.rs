@@ -13,6 +13,7 @@ use tokio::process::Command;
 use tokio_postgres::config::Host;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::DatabaseUrl;
 use crate::db;
 
 pub enum Throwaway {
@@ -28,12 +29,13 @@ pub enum Throwaway {
 }
 
 impl Throwaway {
-    pub async fn create(cancel: &CancellationToken) -> anyhow::Result<Throwaway> {
-        match std::env::var("DATABASE_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-        {
-            Some(server_url) => create_database(server_url).await,
+    /// A database on `server` (`DATABASE_URL`) if given, else a cluster of our own.
+    pub async fn create(
+        server: Option<DatabaseUrl>,
+        cancel: &CancellationToken,
+    ) -> anyhow::Result<Throwaway> {
+        match server {
+            Some(server_url) => create_database(server_url.expose().to_string()).await,
             None => Ok(Throwaway::Cluster(Cluster::start(cancel).await?)),
         }
     }

@@ -1,4 +1,4 @@
-//! `ihf-webhooks demo`: the one-command tour (the README, "Quick start"). Brings up a throwaway
+//! `ihf-webhooks demo`: the one-command tour. Brings up a throwaway
 //! database ([`database`]), migrates it with the stand-in framework tables,
 //! runs the service in-process and a verifying receiver ([`receiver`]),
 //! subscribes to every event type through the real API, inserts one row per
@@ -23,9 +23,9 @@ use crate::access::consumers::{self, NewConsumer};
 use crate::access::keys::{self, Scopes};
 use crate::app::{App, Parts};
 use crate::cli::loopback;
-use crate::config::Config;
+use crate::config::{self, Config, DatabaseUrl};
 use crate::db::{self, migrate};
-use crate::delivery::signing::WebhookSecret;
+use crate::delivery::signing::Secret;
 use crate::telemetry;
 
 use database::Throwaway;
@@ -73,11 +73,12 @@ const API_TIMEOUT: Duration = Duration::from_secs(10);
 pub async fn run(keep_running: bool, cancel: CancellationToken) -> anyhow::Result<()> {
     // The demo needs no configuration: the database comes later, and loopback
     // plain-HTTP targets are what the local receiver is.
-    let mut config = Config::from_lookup(|name| match name {
+    let server = config::database_url_from_env();
+    let mut config = Config::from_env_with(|name| match name {
         "DATABASE_URL" => Some("postgres://set-after-the-database-exists".into()),
         "IHF_LISTEN" => Some("127.0.0.1:0".into()),
         "IHF_ALLOW_PRIVATE_TARGETS" | "IHF_ALLOW_HTTP_TARGETS" => Some("true".into()),
-        other => std::env::var(other).ok(),
+        _ => None,
     })?;
     if config.secret_keys.is_empty() {
         // Secrets sealed at rest, as in production, under a key that lives
@@ -86,10 +87,10 @@ pub async fn run(keep_running: bool, cancel: CancellationToken) -> anyhow::Resul
     }
     telemetry::init(config.log_json)?;
     println!("ihf-webhooks demo: database -> service -> signed webhooks -> verifying receiver");
-    let database = Throwaway::create(&cancel)
+    let database = Throwaway::create(server, &cancel)
         .await
         .map_err(|e| interrupted_or(e, &cancel))?;
-    config.database_url = database.url().to_string();
+    config.database_url = DatabaseUrl::new(database.url());
     let outcome = tour(config, keep_running, &database, &cancel).await;
     database.remove().await;
     outcome.map_err(|e| interrupted_or(e, &cancel))
@@ -111,7 +112,7 @@ async fn tour(
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
     interrupted(cancel)?;
-    let report = migrate::run(&config.database_url, true).await?;
+    let report = migrate::run(config.database_url.expose(), true).await?;
     println!(
         "migrate: applied {} migrations and the stand-in framework tables (sql/framework_fixture.sql)",
         report.applied.len()
@@ -165,7 +166,7 @@ async fn show(
     database: &Throwaway,
     cancel: &CancellationToken,
 ) -> anyhow::Result<()> {
-    let pg = db::connect(&config.database_url)
+    let pg = db::connect(config.database_url.expose())
         .await
         .context("cannot connect to the demo database")?;
     let consumer = consumers::create(
@@ -205,7 +206,7 @@ async fn show(
         let subscription: Value = serde_json::from_slice(&body)?;
         let secret = subscription["secret"]
             .as_str()
-            .and_then(|s| WebhookSecret::parse(s).ok())
+            .and_then(|s| Secret::parse(s).ok())
             .context("the new subscription has no valid secret")?;
         receiver.expect(table, secret);
         println!(

@@ -1,6 +1,7 @@
 //! The demo's webhook receiver: a real HTTP server on loopback that checks
 //! every delivery's Standard Webhooks signature with its subscription's secret,
-//! as a consumer would, and hands what it saw to the tour.
+//! with the SDK's verifier, as a consumer would, and hands what it saw to the
+//! tour.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -10,13 +11,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use subtle::ConstantTimeEq;
+use ihf_sdk::webhooks::{self, Headers, Secret};
 use tokio::sync::mpsc;
-
-use crate::delivery::signing::WebhookSecret;
-
-/// Standard Webhooks' replay window.
-const TOLERANCE_SECS: i64 = 5 * 60;
 
 /// One request as the receiver judged it.
 #[derive(Debug)]
@@ -31,7 +27,7 @@ pub struct Delivery {
 #[derive(Clone)]
 struct Shared {
     /// Secret per hook path, filled in as subscriptions are created.
-    secrets: Arc<Mutex<HashMap<String, WebhookSecret>>>,
+    secrets: Arc<Mutex<HashMap<String, Secret>>>,
     arrived: mpsc::UnboundedSender<Delivery>,
 }
 
@@ -63,7 +59,7 @@ impl Receiver {
     }
 
     /// Verify requests to `hook` with `secret` from now on.
-    pub fn expect(&self, hook: &str, secret: WebhookSecret) {
+    pub fn expect(&self, hook: &str, secret: Secret) {
         self.shared
             .secrets
             .lock()
@@ -85,7 +81,7 @@ async fn receive(
         .get(&hook)
         .cloned();
     let verified = match secret {
-        Some(secret) => verify(&secret, &headers, &body, chrono::Utc::now().timestamp()),
+        Some(secret) => webhooks::verify(&secret, &headers, &body).map_err(|e| e.to_string()),
         None => Err(format!("no subscription uses /hooks/{hook}")),
     };
     let envelope: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
@@ -96,68 +92,12 @@ async fn receive(
     };
     let _ = shared.arrived.send(Delivery {
         event_type: envelope["type"].as_str().unwrap_or("?").to_string(),
-        webhook_id: header(&headers, "webhook-id").unwrap_or("?").to_string(),
+        webhook_id: headers
+            .header(webhooks::HEADER_ID)
+            .unwrap_or("?")
+            .to_string(),
         verified,
         data: envelope["data"].clone(),
     });
     status
-}
-
-fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// Standard Webhooks verification: the timestamp is within the tolerance and
-/// one of the `v1,` signatures is the HMAC of `{id}.{timestamp}.{body}`.
-pub fn verify(
-    secret: &WebhookSecret,
-    headers: &HeaderMap,
-    body: &[u8],
-    now: i64,
-) -> Result<(), String> {
-    let get = |name: &str| header(headers, name).ok_or_else(|| format!("no {name} header"));
-    let id = get("webhook-id")?;
-    let timestamp: i64 = get("webhook-timestamp")?
-        .parse()
-        .map_err(|_| "webhook-timestamp is not a number".to_string())?;
-    if (now - timestamp).abs() > TOLERANCE_SECS {
-        return Err("webhook-timestamp is outside the ±5 min tolerance".into());
-    }
-    let expected = secret.sign(id, timestamp, body);
-    let matches = get("webhook-signature")?
-        .split(' ')
-        .any(|item| bool::from(item.as_bytes().ct_eq(expected.as_bytes())));
-    if matches {
-        Ok(())
-    } else {
-        Err("no signature matches the subscription's secret".into())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn signed(secret: &WebhookSecret, ts: i64, body: &[u8]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert("webhook-id", "evt_1".parse().unwrap());
-        h.insert("webhook-timestamp", ts.to_string().parse().unwrap());
-        let other = WebhookSecret::generate().sign("evt_1", ts, body);
-        let sig = format!("{other} {}", secret.sign("evt_1", ts, body));
-        h.insert("webhook-signature", sig.parse().unwrap());
-        h
-    }
-
-    #[test]
-    fn accepts_a_good_signature_among_several_and_refuses_tampering() {
-        let secret = WebhookSecret::generate();
-        let now = 1_700_000_000;
-        let headers = signed(&secret, now, b"{}");
-        assert_eq!(verify(&secret, &headers, b"{}", now + 10), Ok(()));
-        assert!(verify(&secret, &headers, b"{ }", now).is_err());
-        assert!(verify(&WebhookSecret::generate(), &headers, b"{}", now).is_err());
-        assert!(verify(&secret, &headers, b"{}", now + 301)
-            .unwrap_err()
-            .contains("tolerance"));
-    }
 }

@@ -127,10 +127,15 @@ impl TestDb {
 
     /// An empty database (for migration tests).
     pub async fn empty() -> TestDb {
+        Self::create("").await
+    }
+
+    /// `CREATE DATABASE` under a fresh name, with `options`.
+    async fn create(options: &str) -> TestDb {
         let name = format!("ihf_test_{}", uuid::Uuid::new_v4().simple());
         admin()
             .await
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .batch_execute(&format!("CREATE DATABASE {name} {options}"))
             .await
             .unwrap();
         TestDb { name }

@@ -21,6 +21,34 @@ use uuid::Uuid;
 pub use db::TestDb;
 pub use receiver::{Receiver, Reply};
 
+/// A published Standard Webhooks test vector: a message and its signature.
+pub struct Vector {
+    pub secret: &'static str,
+    pub id: &'static str,
+    pub timestamp: i64,
+    pub body: &'static str,
+    pub signature: &'static str,
+}
+
+/// The test vectors of the Standard Webhooks specification
+/// (`spec/standard-webhooks.md`) and its reference libraries.
+pub const VECTORS: [Vector; 2] = [
+    Vector {
+        secret: "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD",
+        id: "msg_27UH4WbU6Z5A5EzD8u03UvzRbpk",
+        timestamp: 1649367553,
+        body: r#"{"email":"test@example.com","username":"test_user"}"#,
+        signature: "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=",
+    },
+    Vector {
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        id: "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        timestamp: 1614265330,
+        body: r#"{"test": 2432232314}"#,
+        signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    },
+];
+
 /// Long enough for a loaded CI machine, short enough to fail fast.
 pub const WAIT: Duration = Duration::from_secs(20);
 
@@ -109,6 +137,21 @@ impl TestApp {
         Self::spawn_with(|_| {}, BOTH).await
     }
 
+    /// Spawns with these variables set on top of the test environment.
+    pub async fn spawn_setting(settings: &[(&'static str, &str)], parts: Parts) -> TestApp {
+        Self::spawn_with(
+            |env| {
+                env.extend(
+                    settings
+                        .iter()
+                        .map(|&(name, value)| (name, value.to_string())),
+                )
+            },
+            parts,
+        )
+        .await
+    }
+
     /// Spawns with changes to the test environment.
     pub async fn spawn_with(
         change_env: impl FnOnce(&mut HashMap<&'static str, String>),
@@ -137,13 +180,12 @@ impl TestApp {
     /// Creates a subscription through the API; returns (id, secret).
     pub async fn subscribe(&self, event_type: &str, target_url: &str) -> (Uuid, String) {
         let response = self
-            .http
-            .post(self.url("/api/v2/webhooks"))
-            .bearer_auth(&self.key)
-            .json(&json!({ "event_type": event_type, "target_url": target_url }))
-            .send()
-            .await
-            .unwrap();
+            .send_json(
+                reqwest::Method::POST,
+                "/api/v2/webhooks",
+                &json!({ "event_type": event_type, "target_url": target_url }),
+            )
+            .await;
         assert_eq!(response.status(), 201, "{:?}", response.text().await);
         let body: Value = response.json().await.unwrap();
         (
@@ -204,17 +246,39 @@ impl TestApp {
         self.http.request(method, self.url(path)).bearer_auth(key)
     }
 
+    /// A request with a bearer key and no body; the response as it came.
+    pub async fn send(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::Response {
+        self.request(method, path, key).send().await.unwrap()
+    }
+
     /// GET with a bearer key; the response as it came.
     pub async fn get(&self, path: &str, key: &str) -> reqwest::Response {
-        self.request(reqwest::Method::GET, path, key)
-            .send()
-            .await
-            .unwrap()
+        self.send(reqwest::Method::GET, path, key).await
+    }
+
+    /// GET with a bearer key; the JSON response.
+    pub async fn get_json_as(&self, path: &str, key: &str) -> Value {
+        json_response(self.request(reqwest::Method::GET, path, key)).await
     }
 
     /// GET with this app's key; the JSON response.
     pub async fn get_json(&self, path: &str) -> Value {
-        self.get(path, &self.key).await.json().await.unwrap()
+        self.get_json_as(path, &self.key).await
+    }
+
+    /// A request with a JSON body and a bearer key; the response as it came.
+    pub async fn send_json_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &str,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(method, path, key)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A request with a JSON body and this app's key; the response as it came.
@@ -224,22 +288,12 @@ impl TestApp {
         path: &str,
         body: &Value,
     ) -> reqwest::Response {
-        self.request(method, path, &self.key)
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.send_json_as(method, path, &self.key, body).await
     }
 
     /// POST without a body, with this app's key; the JSON response.
     pub async fn post_json(&self, path: &str) -> Value {
-        self.request(reqwest::Method::POST, path, &self.key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        json_response(self.request(reqwest::Method::POST, path, &self.key)).await
     }
 
     /// The request log of a consumer, oldest first: (endpoint, method, status),
@@ -265,6 +319,21 @@ impl TestApp {
     }
 }
 
+/// The text field `field` of every item of the JSON array `items`.
+pub fn texts<'a>(items: &'a Value, field: &str) -> Vec<&'a str> {
+    items
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {items}"))
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
+/// Sends `request` (to any replica) and reads its response as JSON.
+pub async fn json_response(request: reqwest::RequestBuilder) -> Value {
+    request.send().await.unwrap().json().await.unwrap()
+}
+
 /// The body of a problem+json response, after checking its shape and status.
 pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(response.status(), status, "{:?}", response.headers());
@@ -277,6 +346,18 @@ pub async fn problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(body["status"], status);
     assert!(body["title"].is_string() && body["detail"].is_string());
     body
+}
+
+/// Checks a 403 for a missing scope: the RFC 6750 challenge naming `scope`,
+/// and a problem+json body.
+pub async fn insufficient_scope(response: reqwest::Response, scope: &str) {
+    assert_eq!(
+        response.headers()["www-authenticate"],
+        format!("Bearer realm=\"ihf\", error=\"insufficient_scope\", scope=\"{scope}\"").as_str(),
+        "{}",
+        response.url()
+    );
+    problem(response, 403).await;
 }
 
 /// A consumer and a static key with the default scopes.

@@ -53,6 +53,14 @@ impl Reply {
             headers: Vec::new(),
         }
     }
+
+    /// `200 OK`, after `delay` (a slow or hanging receiver).
+    pub fn ok_after(delay: Duration) -> Reply {
+        Reply {
+            delay,
+            ..Reply::status(200)
+        }
+    }
 }
 
 #[derive(Default)]
