@@ -107,7 +107,7 @@ impl IntoResponse for Problem {
 
 /// Middleware: an error response that is not already a problem (axum's own
 /// rejections, such as an undecodable path or a body over the limit, answer in
-/// plain text) becomes one, keeping its status and, as `detail`, its text.
+/// plain text) becomes one, keeping its status, its headers and, as `detail`, its text.
 /// JSON errors stay as they are (the token endpoint's RFC 6749 shape).
 pub async fn ensure_problem(response: Response) -> Response {
     let status = response.status();
@@ -133,11 +133,13 @@ pub async fn ensure_problem(response: Response) -> Response {
     } else {
         text
     };
-    let mut problem = Problem::new(status, title, detail);
-    for name in [header::ALLOW, header::WWW_AUTHENTICATE, header::RETRY_AFTER] {
-        for value in parts.headers.get_all(&name) {
-            problem = problem.with_header(name.clone(), value.clone());
+    let mut response = Problem::new(status, title, detail).into_response();
+    // Every other header stays (`Allow`, `WWW-Authenticate`, `Retry-After`,
+    // the console's security headers); only the body's own are replaced.
+    for (name, value) in &parts.headers {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
         }
     }
-    problem.into_response()
+    response
 }

@@ -197,9 +197,8 @@ async fn create(
                 &caller.consumer_id,
                 &body.event_type,
                 &url,
-                &secret.expose(),
-                &headers::store_header_values(&custom, state.webhook_client.sealer()),
                 &state.webhook_client.sealer().seal(secret.expose()),
+                &headers::store_header_values(&custom, state.webhook_client.sealer()),
             ],
         )
         .await?;

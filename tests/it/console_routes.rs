@@ -79,9 +79,10 @@ async fn an_unknown_console_file_is_404_with_the_same_headers() {
     ] {
         let response = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");
+        // Like every error of the HTTP side, an RFC 9457 problem.
         assert_eq!(
             response.headers()["content-type"],
-            "text/plain; charset=utf-8"
+            "application/problem+json"
         );
         assert_secured(&response);
     }

@@ -233,8 +233,10 @@ async fn with_two_replicas_each_transition_is_notified_once() {
     let receiver = Receiver::start().await;
     receiver.always(Reply::status(500));
     let mut subs = Vec::new();
-    for _ in 0..4 {
-        subs.push(app.subscribe("annotation.created", &receiver.url()).await.0);
+    for copy in 0..4 {
+        // Distinct URLs: an exact duplicate subscription is refused (409).
+        let url = format!("{}?copy={copy}", receiver.url());
+        subs.push(app.subscribe("annotation.created", &url).await.0);
     }
     for _ in 0..5 {
         app.insert("annotations").await;
