@@ -5,6 +5,7 @@
 //! outside: rows inserted into the framework tables, verified receipts at the
 //! receiver.
 
+mod ceiling;
 mod receiver;
 mod service;
 
@@ -23,9 +24,23 @@ use service::{connect, BenchDb, Service};
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks for ihf-webhooks (build with --release)")]
 struct Args {
-    /// Scenarios to run, comma-separated: throughput, latency, backlog, host, api.
-    #[arg(long, default_value = "throughput,latency,backlog,host,api")]
+    /// Scenarios to run, comma-separated: ceiling, throughput, fanout,
+    /// latency, backlog, host, api. Run `ceiling` first: every later
+    /// throughput is then also reported as a fraction of it.
+    #[arg(
+        long,
+        default_value = "ceiling,throughput,fanout,latency,backlog,host,api"
+    )]
     scenarios: String,
+    /// Seconds for each of the two ceilings (HTTP only, database only).
+    #[arg(long, default_value_t = 10)]
+    ceiling_seconds: u64,
+    /// Subscription counts for the fan-out scenario.
+    #[arg(long, default_value = "1,6,200,2000,10000", value_delimiter = ',')]
+    fanout_subscriptions: Vec<usize>,
+    /// Deliveries per fan-out case (events = this / subscriptions, at least 1).
+    #[arg(long, default_value_t = 100_000)]
+    fanout_deliveries: usize,
     /// PostgreSQL server URL, without a database name.
     #[arg(
         long,
@@ -69,7 +84,7 @@ impl Args {
 }
 
 #[derive(Debug, Serialize)]
-struct Row {
+pub struct Row {
     scenario: String,
     result: String,
     values: serde_json::Value,
@@ -79,12 +94,27 @@ struct Row {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut rows = Vec::new();
+    let mut limits: Option<ceiling::Ceiling> = None;
     for scenario in args.scenarios.split(',').map(str::trim) {
         eprintln!("== {scenario}");
         match scenario {
+            "ceiling" => {
+                let measured = ceiling::measure(&args.server, args.ceiling_seconds).await?;
+                rows.push(measured.row());
+                limits = Some(measured);
+            }
             "throughput" => {
                 for subs in [1, 3] {
-                    rows.push(throughput(&args, subs).await?);
+                    rows.push(ceiling::relate(throughput(&args, subs).await?, &limits));
+                }
+            }
+            "fanout" => {
+                for &n in &args.fanout_subscriptions {
+                    rows.push(ceiling::relate(fanout(&args, n).await?, &limits));
+                    eprintln!(
+                        "   {}",
+                        rows.last().map(|r| r.result.as_str()).unwrap_or("")
+                    );
                 }
             }
             "latency" => {
@@ -92,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
                     rows.push(latency(&args, rate).await?);
                 }
             }
-            "backlog" => rows.push(backlog(&args).await?),
+            "backlog" => rows.push(ceiling::relate(backlog(&args).await?, &limits)),
             "host" => rows.extend(host_cost(&args)?),
             "api" => rows.push(api(&args).await?),
             other => anyhow::bail!("unknown scenario {other:?}"),
@@ -139,6 +169,111 @@ async fn subscribe_all(
         )
         .await?;
     Ok(())
+}
+
+/// `n` subscriptions of one event type (`annotation.created`), at most 10 per
+/// consumer as a framework would have them, each with its own URL.
+async fn subscribe_fanout(
+    db: &BenchDb,
+    base: &str,
+    secret: &WebhookSecret,
+    n: usize,
+) -> anyhow::Result<()> {
+    let client = connect(&db.url()).await?;
+    let mut consumer_ids = Vec::new();
+    for c in 0..n.div_ceil(10) {
+        let consumer = consumers::create(
+            &client,
+            &NewConsumer {
+                name: format!("bench-{c}"),
+                description: None,
+                rate_limit_per_minute: 1_000_000,
+                quota_per_day: 1_000_000_000,
+            },
+        )
+        .await?;
+        consumer_ids.push(consumer.id);
+    }
+    client
+        .execute(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT ($1::uuid[])[(g - 1) / 10 + 1], 'annotation.created', $2 || '/hook/' || g, $3 \
+               FROM generate_series(1, $4::int) g",
+            &[&consumer_ids, &base, &secret.expose(), &(n as i32)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `events` rows into `annotations`, in chunks of 1000, on two connections.
+async fn insert_annotations(db_url: &str, events: usize) -> anyhow::Result<()> {
+    let sql = bulk_insert("annotations");
+    let chunks: Vec<i32> = (0..events)
+        .step_by(1000)
+        .map(|start| (events - start).min(1000) as i32)
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for half in [0, 1] {
+        let (url, sql) = (db_url.to_string(), sql.clone());
+        let mine: Vec<i32> = chunks.iter().skip(half).step_by(2).copied().collect();
+        tasks.spawn(async move {
+            let client = connect(&url).await?;
+            for n in mine {
+                client.execute(&sql, &[&n]).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+/// N subscriptions of one event type, each its own URL, default settings:
+/// deliveries/s from the first insert to the last receipt, every
+/// subscription checked to have received every event.
+async fn fanout(args: &Args, n: usize) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let secret = WebhookSecret::generate();
+    let receiver = Receiver::start_counting(secret.clone()).await?;
+    subscribe_fanout(&db, &receiver.base(), &secret, n).await?;
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    let events = args.fanout_deliveries.div_ceil(n).max(1);
+    let expected = (events * n) as u64;
+    let started = Instant::now();
+    insert_annotations(&db.url(), events).await?;
+    let last = receiver
+        .wait_for(expected, Duration::from_secs(600))
+        .await?;
+    let elapsed = last - started;
+    let rate = expected as f64 / elapsed.as_secs_f64();
+    let rss = service.peak_rss_mib();
+    service.stop();
+    db.drop_db().await?;
+    let received = &receiver.received;
+    let per_path = received.per_path.lock().unwrap().clone();
+    let short = (1..=n)
+        .filter(|i| per_path.get(&format!("/hook/{i}")).copied().unwrap_or(0) < events as u64)
+        .count();
+    let duplicates = received.duplicates.load(Ordering::Relaxed);
+    let rejected = received.rejected.load(Ordering::Relaxed);
+    anyhow::ensure!(
+        rejected == 0,
+        "{rejected} deliveries failed signature verification"
+    );
+    anyhow::ensure!(
+        short == 0,
+        "{short} of {n} subscriptions did not receive all {events} events"
+    );
+    Ok(Row {
+        scenario: format!("fanout, {events} events × {n} subscription(s) of one type"),
+        result: format!(
+            "{rate:.0} deliveries/s ({expected} in {:.2} s; {duplicates} duplicates; peak RSS {rss:.0} MiB)",
+            elapsed.as_secs_f64()
+        ),
+        values: serde_json::json!({ "subscriptions": n, "events": events, "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "duplicates": duplicates, "peak_rss_mib": rss }),
+    })
 }
 
 /// About 500 bytes of text per row, so envelopes are realistically sized.
