@@ -25,11 +25,11 @@ use service::{connect, BenchDb, Service};
 #[command(about = "Benchmarks for ihf-webhooks (build with --release)")]
 struct Args {
     /// Scenarios to run, comma-separated: ceiling, throughput, fanout,
-    /// latency, backlog, host, api. Run `ceiling` first: every later
+    /// latency, backlog, fairness, host, api. Run `ceiling` first: every later
     /// throughput is then also reported as a fraction of it.
     #[arg(
         long,
-        default_value = "ceiling,throughput,fanout,latency,backlog,host,api"
+        default_value = "ceiling,throughput,fanout,latency,backlog,fairness,host,api"
     )]
     scenarios: String,
     /// Seconds for each of the two ceilings (HTTP only, database only).
@@ -57,6 +57,9 @@ struct Args {
     /// Seconds per rate in the latency scenario.
     #[arg(long, default_value_t = 10)]
     latency_seconds: u64,
+    /// Runs per rate in the latency scenario, each with a fresh service.
+    #[arg(long, default_value_t = 1)]
+    latency_runs: usize,
     /// Seconds per run of the host-cost scenario (pgbench).
     #[arg(long, default_value_t = 10)]
     host_seconds: u64,
@@ -119,10 +122,17 @@ async fn main() -> anyhow::Result<()> {
             }
             "latency" => {
                 for rate in [250, 500, 2000] {
-                    rows.push(latency(&args, rate).await?);
+                    for _ in 0..args.latency_runs {
+                        rows.push(latency(&args, rate).await?);
+                        eprintln!(
+                            "   {}",
+                            rows.last().map(|r| r.result.as_str()).unwrap_or("")
+                        );
+                    }
                 }
             }
             "backlog" => rows.push(ceiling::relate(backlog(&args).await?, &limits)),
+            "fairness" => rows.extend(fairness(&args).await?),
             "host" => rows.extend(host_cost(&args)?),
             "api" => rows.push(api(&args).await?),
             other => anyhow::bail!("unknown scenario {other:?}"),
@@ -383,9 +393,35 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
+    let lat = delays(&db, &receiver, rate, args.latency_seconds).await?;
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    service.stop();
+    db.drop_db().await?;
+    Ok(Row {
+        scenario: format!("latency at {rate} events/s ({} events)", lat.len()),
+        result: format!(
+            "commit→receipt p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+            p(0.5),
+            p(0.95),
+            p(0.99),
+            p(0.999),
+            lat[lat.len() - 1]
+        ),
+        values: serde_json::json!({ "rate": rate, "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "p999_ms": p(0.999), "max_ms": lat[lat.len() - 1] }),
+    })
+}
+
+/// Inserts annotations at `rate` per second for `seconds` and returns the
+/// commit→receipt delays (ms, sorted) of those that reached `receiver`.
+async fn delays(
+    db: &BenchDb,
+    receiver: &Receiver,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Vec<f64>> {
     // Synchronous commits cost ~2–3 ms here, so several writers share the rate.
     let writers = 8u64;
-    let total = rate * args.latency_seconds;
+    let total = rate * seconds;
     let per_writer = total / writers;
     let interval = Duration::from_secs_f64(writers as f64 / rate as f64);
     let mut tasks = tokio::task::JoinSet::new();
@@ -423,19 +459,99 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
         .map(|(id, at)| arrivals[id].saturating_duration_since(*at).as_secs_f64() * 1000.0)
         .collect();
     lat.sort_by(f64::total_cmp);
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    service.stop();
-    db.drop_db().await?;
-    Ok(Row {
-        scenario: format!("latency at {rate} events/s ({} events)", lat.len()),
-        result: format!(
-            "commit→receipt p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            p(0.5),
-            p(0.95),
-            p(0.99)
+    Ok(lat)
+}
+
+/// Fairness between consumers, in the scaled configuration of the hardening
+/// probe (32 slots, 8 per subscription, 5 s timeout: the defaults' ratios):
+/// a healthy consumer's delays at 100 events/s alone, beside a consumer
+/// whose 16 subscriptions hang with the per-consumer cap at 8 (the defaults'
+/// 512:128), and beside it with no consumer cap (32). Reports p50/p95 and
+/// the p95 ratio to alone.
+async fn fairness(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut alone_p95 = f64::NAN;
+    for (case, hanging, consumer_cap) in [
+        ("alone", false, "8"),
+        (
+            "beside 16 hanging subscriptions of one consumer, consumer cap 8",
+            true,
+            "8",
         ),
-        values: serde_json::json!({ "rate": rate, "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "max_ms": lat[lat.len() - 1] }),
-    })
+        (
+            "beside 16 hanging subscriptions of one consumer, no consumer cap (32)",
+            true,
+            "32",
+        ),
+    ] {
+        let db = BenchDb::create(&args.server).await?;
+        let secret = WebhookSecret::generate();
+        let receiver = Receiver::start(secret.clone()).await?;
+        let client = connect(&db.url()).await?;
+        let mut consumer_ids = Vec::new();
+        for name in ["healthy", "hanging"] {
+            let consumer = consumers::create(
+                &client,
+                &NewConsumer {
+                    name: name.into(),
+                    description: None,
+                    rate_limit_per_minute: 1_000_000,
+                    quota_per_day: 1_000_000_000,
+                },
+            )
+            .await?;
+            consumer_ids.push(consumer.id);
+        }
+        let subscribe = "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+                         SELECT $1, 'annotation.created', $2 || g, $3 FROM generate_series(1, $4::int) g";
+        let healthy_url = format!("{}/hook/", receiver.base());
+        client
+            .execute(
+                subscribe,
+                &[&consumer_ids[0], &healthy_url, &secret.expose(), &1i32],
+            )
+            .await?;
+        if hanging {
+            let hang_url = format!("{}/hang/", receiver.base());
+            client
+                .execute(
+                    subscribe,
+                    &[&consumer_ids[1], &hang_url, &secret.expose(), &16i32],
+                )
+                .await?;
+        }
+        let mut env = vec![
+            ("IHF_WORKER_CONCURRENCY", "32".to_string()),
+            ("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "8".to_string()),
+            ("IHF_MAX_IN_FLIGHT_PER_CONSUMER", consumer_cap.to_string()),
+            ("IHF_DELIVERY_TIMEOUT", "5s".to_string()),
+            ("IHF_SHUTDOWN_TIMEOUT", "1s".to_string()),
+        ];
+        env.extend(args.service_env());
+        let service = Service::start(&db.url(), &env).await?;
+        let lat = delays(&db, &receiver, 100, args.latency_seconds).await?;
+        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+        if !hanging {
+            alone_p95 = p(0.95);
+        }
+        service.stop();
+        db.drop_db().await?;
+        rows.push(Row {
+            scenario: format!("fairness: healthy consumer at 100 events/s, {case}"),
+            result: format!(
+                "p50 {:.1} ms, p95 {:.1} ms ({:.1} × alone)",
+                p(0.5),
+                p(0.95),
+                p(0.95) / alone_p95
+            ),
+            values: serde_json::json!({ "p50_ms": p(0.5), "p95_ms": p(0.95), "p95_ratio_to_alone": p(0.95) / alone_p95 }),
+        });
+        eprintln!(
+            "   {}",
+            rows.last().map(|r| r.result.as_str()).unwrap_or("")
+        );
+    }
+    Ok(rows)
 }
 
 async fn backlog(args: &Args) -> anyhow::Result<Row> {
