@@ -357,7 +357,9 @@ CREATE UNIQUE INDEX api_keys_prefix_idx ON public.api_keys USING btree (key_pref
 
 CREATE INDEX api_request_log_consumer_time_idx ON public.api_request_log USING btree (api_consumer_id, requested_at DESC);
 
-CREATE INDEX ihf_jobs_subscription_due_idx ON public.ihf_jobs USING btree (subscription_id, run_at);
+CREATE INDEX ihf_jobs_lease_expiry_idx ON public.ihf_jobs USING btree (run_at) WHERE (claimed_by IS NOT NULL);
+
+CREATE INDEX ihf_jobs_waiting_idx ON public.ihf_jobs USING btree (subscription_id, run_at) WHERE (claimed_by IS NULL);
 
 CREATE INDEX ihf_operator_exhaustions_due_idx ON public.ihf_operator_exhaustions USING btree (window_ends) WHERE (pending > 0);
 

@@ -1,35 +1,67 @@
--- Claim up to $1 due jobs for replica $3 and lease them for $2 milliseconds,
--- taking from each subscription its oldest due jobs but never more than it
--- has room for under the cap of $4 attempts in flight on this replica ($5/$6:
--- subscriptions with attempts in flight here, and how many): a slow or dead
--- receiver cannot take every slot, and a saturated subscription's backlog
--- costs one index probe, not a scan. Due jobs are retries, expired leases and
--- what fan-out had no room to lease.
+-- Claim up to $1 due jobs for replica $3 and lease them for $2 milliseconds.
+-- Only waiting jobs (claimed_by NULL: overflow from fan-out, retries, released
+-- or expired leases, redeliveries) are looked at, through the partial index
+-- ihf_jobs_waiting_idx: the subscriptions that have any are found by skipping
+-- through it from a point on a ring ($8, drawn at random per claim, so no
+-- subscription is always first), one probe each, and stop as soon as $1 jobs
+-- are found. Idle subscriptions and jobs in flight cost nothing.
+-- Each subscription gives its oldest due jobs, at most its room under the cap
+-- of $4 attempts in flight per subscription on this replica and $6 per
+-- consumer ($5/$7: JSON objects id → attempts in flight here, for those that
+-- have any). A subscription's room is exact; a consumer's is checked per
+-- subscription, so several of its subscriptions in one claim can overshoot:
+-- the dispatcher releases the excess before starting anything
+-- (sql/jobs_release.sql). A hanging receiver's backlog costs one probe.
 -- One short statement: no transaction stays open while the HTTP call runs.
 -- attempts is bumped here and fences the finish (jobs_finish.sql).
-WITH due AS (
-    SELECT j.id
-      FROM webhook_subscriptions s
-      LEFT JOIN unnest($5::uuid[], $6::int[]) AS b(subscription_id, in_flight)
-             ON b.subscription_id = s.id
+WITH RECURSIVE ring(id, lap) AS (
+    SELECT $8::uuid, 0
+  UNION ALL
+    SELECT n.id, n.lap
+      FROM ring r
      CROSS JOIN LATERAL (
-        SELECT id FROM ihf_jobs
-         WHERE subscription_id = s.id AND run_at <= now()
-         ORDER BY run_at
-         LIMIT greatest(0, $4::bigint - coalesce(b.in_flight, 0))
+        (SELECT w.subscription_id AS id, greatest(r.lap, 1) AS lap
+           FROM ihf_jobs w
+          WHERE w.claimed_by IS NULL AND w.subscription_id > r.id
+          ORDER BY w.subscription_id LIMIT 1)
+        UNION ALL
+        -- Past the end: wrap around once, up to the starting point.
+        (SELECT w.subscription_id, 2
+           FROM ihf_jobs w
+          WHERE w.claimed_by IS NULL AND r.lap < 2
+          ORDER BY w.subscription_id LIMIT 1)
+        LIMIT 1
+     ) n
+     WHERE n.lap = 1 OR n.id <= $8::uuid
+), due AS (
+    -- Scalar subqueries and laterals keep this a nested loop driven by the
+    -- ring, so the LIMIT stops the walk.
+    SELECT j.id
+      FROM ring r
+     CROSS JOIN LATERAL (
+        SELECT w.id FROM ihf_jobs w
+         WHERE w.subscription_id = r.id AND w.claimed_by IS NULL AND w.run_at <= now()
+         ORDER BY w.run_at
+         LIMIT greatest(0, least(
+                   $4::bigint - coalesce(($5::jsonb ->> r.id::text)::bigint, 0),
+                   $6::bigint - coalesce(($7::jsonb ->> (SELECT s.api_consumer_id::text
+                                                            FROM webhook_subscriptions s
+                                                           WHERE s.id = r.id))::bigint, 0)))
            FOR UPDATE SKIP LOCKED
      ) j
+     WHERE r.lap > 0
      LIMIT $1::bigint
 )
 UPDATE ihf_jobs j
    SET attempts = j.attempts + 1,
        run_at = now() + $2::bigint * interval '1 millisecond',
        claimed_by = $3
-  FROM due, webhook_subscriptions s, api_consumers c
- WHERE j.id = due.id
+  FROM webhook_subscriptions s, api_consumers c
+ WHERE j.id = ANY (ARRAY(SELECT id FROM due))
    AND s.id = j.subscription_id
    AND c.id = s.api_consumer_id
-RETURNING j.id, j.attempts, j.event_id, j.subscription_id, j.payload::text AS body,
+RETURNING j.id, j.attempts, j.event_id, j.subscription_id, s.api_consumer_id AS consumer_id,
+          j.payload::text AS body,
           s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
           s.target_url, s.secret,
           CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,

@@ -6,7 +6,9 @@
 -- are due now for any replica's claim.
 -- $1: events to take; $2: jobs to lease at most (free slots); $3: lease in ms;
 -- $4: this replica; $5: attempts in flight per subscription at most;
--- $6/$7: subscriptions with attempts in flight on this replica, and how many.
+-- $6/$7: subscriptions with attempts in flight on this replica, and how many;
+-- $8: attempts in flight per consumer at most; $9/$10: consumers with attempts
+-- in flight on this replica, and how many.
 -- Returns one row per leased job, each also carrying the batch's counts; a
 -- batch that leased nothing returns one row of counts with NULL job columns.
 WITH taken AS (
@@ -22,7 +24,7 @@ WITH taken AS (
            t.event_type, t.data, t.occurred_at
       FROM taken t CROSS JOIN ihf_installation i
 ), targets AS (
-    SELECT e.seq, e.event_id, s.id AS subscription_id,
+    SELECT e.seq, e.event_id, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
            jsonb_build_object(
                'id', e.event_id,
                'type', e.event_type,
@@ -33,11 +35,21 @@ WITH taken AS (
       JOIN webhook_subscriptions s ON s.event_type = e.event_type
                                   AND s.is_active AND s.deleted_at IS NULL
       JOIN api_consumers c ON c.id = s.api_consumer_id AND c.is_active
-), fitting AS (
-    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits
+), fitting_subscription AS (
+    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits_subscription
       FROM targets t
       LEFT JOIN unnest($6::uuid[], $7::int[]) AS b(subscription_id, in_flight)
              ON b.subscription_id = t.subscription_id
+), fitting AS (
+    -- Of the jobs that fit their subscription's room, as many as fit the
+    -- consumer's (several subscriptions share it).
+    SELECT f.*,
+           f.fits_subscription
+           AND row_number() OVER (PARTITION BY f.consumer_id, f.fits_subscription ORDER BY f.seq, f.subscription_id)
+               <= $8::bigint - coalesce(b.in_flight, 0) AS fits
+      FROM fitting_subscription f
+      LEFT JOIN unnest($9::uuid[], $10::int[]) AS b(consumer_id, in_flight)
+             ON b.consumer_id = f.consumer_id
 ), chosen AS (
     SELECT f.*,
            f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
@@ -60,7 +72,8 @@ WITH taken AS (
     SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM logged) AS jobs
 )
 SELECT c.events, c.jobs,
-       j.id, j.attempts, j.event_id, j.subscription_id, j.payload::text AS body,
+       j.id, j.attempts, j.event_id, j.subscription_id, s.api_consumer_id AS consumer_id,
+       j.payload::text AS body,
        s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
        s.target_url, s.secret,
        CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,

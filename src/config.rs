@@ -32,10 +32,10 @@ pub struct Config {
     pub delivery_timeout: Duration,
     /// Deliveries in flight per replica.
     pub worker_concurrency: usize,
-    /// Attempts in flight per subscription, per replica (each replica counts
-    /// only its own attempts; with N replicas a subscription may see N times
-    /// this many).
+    /// Attempts in flight per subscription on one replica.
     pub max_in_flight_per_subscription: usize,
+    /// Attempts in flight per consumer (all its subscriptions) on one replica.
+    pub max_in_flight_per_consumer: usize,
     /// Backstop poll while idle: bounds the latency a lost NOTIFY can cost.
     pub poll_interval: Duration,
     /// Added to the delivery timeout to make a claim's lease: how long after a
@@ -271,6 +271,7 @@ impl Config {
             delivery_timeout,
             worker_concurrency: positive("IHF_WORKER_CONCURRENCY", "512")?,
             max_in_flight_per_subscription: positive("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "64")?,
+            max_in_flight_per_consumer: positive("IHF_MAX_IN_FLIGHT_PER_CONSUMER", "128")?,
             poll_interval: duration("IHF_POLL_INTERVAL", "500ms")?,
             shutdown_timeout: duration("IHF_SHUTDOWN_TIMEOUT", "30s")?,
             lease_margin: duration("IHF_LEASE_MARGIN", "25s")?,

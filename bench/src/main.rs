@@ -5,6 +5,7 @@
 //! outside: rows inserted into the framework tables, verified receipts at the
 //! receiver.
 
+mod ceiling;
 mod receiver;
 mod service;
 
@@ -23,9 +24,23 @@ use service::{connect, BenchDb, Service};
 #[derive(Debug, Parser)]
 #[command(about = "Benchmarks for ihf-webhooks (build with --release)")]
 struct Args {
-    /// Scenarios to run, comma-separated: throughput, latency, backlog, host, api.
-    #[arg(long, default_value = "throughput,latency,backlog,host,api")]
+    /// Scenarios to run, comma-separated: ceiling, throughput, fanout,
+    /// latency, backlog, fairness, host, api. Run `ceiling` first: every later
+    /// throughput is then also reported as a fraction of it.
+    #[arg(
+        long,
+        default_value = "ceiling,throughput,fanout,latency,backlog,fairness,host,api"
+    )]
     scenarios: String,
+    /// Seconds for each of the two ceilings (HTTP only, database only).
+    #[arg(long, default_value_t = 10)]
+    ceiling_seconds: u64,
+    /// Subscription counts for the fan-out scenario.
+    #[arg(long, default_value = "1,6,200,2000,10000", value_delimiter = ',')]
+    fanout_subscriptions: Vec<usize>,
+    /// Deliveries per fan-out case (events = this / subscriptions, at least 1).
+    #[arg(long, default_value_t = 100_000)]
+    fanout_deliveries: usize,
     /// PostgreSQL server URL, without a database name.
     #[arg(
         long,
@@ -42,6 +57,9 @@ struct Args {
     /// Seconds per rate in the latency scenario.
     #[arg(long, default_value_t = 10)]
     latency_seconds: u64,
+    /// Runs per rate in the latency scenario, each with a fresh service.
+    #[arg(long, default_value_t = 1)]
+    latency_runs: usize,
     /// Seconds per run of the host-cost scenario (pgbench).
     #[arg(long, default_value_t = 10)]
     host_seconds: u64,
@@ -69,7 +87,7 @@ impl Args {
 }
 
 #[derive(Debug, Serialize)]
-struct Row {
+pub struct Row {
     scenario: String,
     result: String,
     values: serde_json::Value,
@@ -79,20 +97,42 @@ struct Row {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut rows = Vec::new();
+    let mut limits: Option<ceiling::Ceiling> = None;
     for scenario in args.scenarios.split(',').map(str::trim) {
         eprintln!("== {scenario}");
         match scenario {
+            "ceiling" => {
+                let measured = ceiling::measure(&args.server, args.ceiling_seconds).await?;
+                rows.push(measured.row());
+                limits = Some(measured);
+            }
             "throughput" => {
                 for subs in [1, 3] {
-                    rows.push(throughput(&args, subs).await?);
+                    rows.push(ceiling::relate(throughput(&args, subs).await?, &limits));
+                }
+            }
+            "fanout" => {
+                for &n in &args.fanout_subscriptions {
+                    rows.push(ceiling::relate(fanout(&args, n).await?, &limits));
+                    eprintln!(
+                        "   {}",
+                        rows.last().map(|r| r.result.as_str()).unwrap_or("")
+                    );
                 }
             }
             "latency" => {
                 for rate in [250, 500, 2000] {
-                    rows.push(latency(&args, rate).await?);
+                    for _ in 0..args.latency_runs {
+                        rows.push(latency(&args, rate).await?);
+                        eprintln!(
+                            "   {}",
+                            rows.last().map(|r| r.result.as_str()).unwrap_or("")
+                        );
+                    }
                 }
             }
-            "backlog" => rows.push(backlog(&args).await?),
+            "backlog" => rows.push(ceiling::relate(backlog(&args).await?, &limits)),
+            "fairness" => rows.extend(fairness(&args).await?),
             "host" => rows.extend(host_cost(&args)?),
             "api" => rows.push(api(&args).await?),
             other => anyhow::bail!("unknown scenario {other:?}"),
@@ -147,6 +187,111 @@ async fn subscribe_all(
         )
         .await?;
     Ok(())
+}
+
+/// `n` subscriptions of one event type (`annotation.created`), at most 10 per
+/// consumer as a framework would have them, each with its own URL.
+async fn subscribe_fanout(
+    db: &BenchDb,
+    base: &str,
+    secret: &Secret,
+    n: usize,
+) -> anyhow::Result<()> {
+    let client = connect(&db.url()).await?;
+    let mut consumer_ids = Vec::new();
+    for c in 0..n.div_ceil(10) {
+        let consumer = consumers::create(
+            &client,
+            &NewConsumer {
+                name: format!("bench-{c}"),
+                description: None,
+                rate_limit_per_minute: 1_000_000,
+                quota_per_day: 1_000_000_000,
+            },
+        )
+        .await?;
+        consumer_ids.push(consumer.id);
+    }
+    client
+        .execute(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT ($1::uuid[])[(g - 1) / 10 + 1], 'annotation.created', $2 || '/hook/' || g, $3 \
+               FROM generate_series(1, $4::int) g",
+            &[&consumer_ids, &base, &secret.expose(), &(n as i32)],
+        )
+        .await?;
+    Ok(())
+}
+
+/// `events` rows into `annotations`, in chunks of 1000, on two connections.
+async fn insert_annotations(db_url: &str, events: usize) -> anyhow::Result<()> {
+    let sql = bulk_insert("annotations");
+    let chunks: Vec<i32> = (0..events)
+        .step_by(1000)
+        .map(|start| (events - start).min(1000) as i32)
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for half in [0, 1] {
+        let (url, sql) = (db_url.to_string(), sql.clone());
+        let mine: Vec<i32> = chunks.iter().skip(half).step_by(2).copied().collect();
+        tasks.spawn(async move {
+            let client = connect(&url).await?;
+            for n in mine {
+                client.execute(&sql, &[&n]).await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
+/// N subscriptions of one event type, each its own URL, default settings:
+/// deliveries/s from the first insert to the last receipt, every
+/// subscription checked to have received every event.
+async fn fanout(args: &Args, n: usize) -> anyhow::Result<Row> {
+    let db = BenchDb::create(&args.server).await?;
+    let secret = signing::generate_secret();
+    let receiver = Receiver::start_counting(secret.clone()).await?;
+    subscribe_fanout(&db, &receiver.base(), &secret, n).await?;
+    let service = Service::start(&db.url(), &args.service_env()).await?;
+    let events = args.fanout_deliveries.div_ceil(n).max(1);
+    let expected = (events * n) as u64;
+    let started = Instant::now();
+    insert_annotations(&db.url(), events).await?;
+    let last = receiver
+        .wait_for(expected, Duration::from_secs(600))
+        .await?;
+    let elapsed = last - started;
+    let rate = expected as f64 / elapsed.as_secs_f64();
+    let rss = service.peak_rss_mib();
+    service.stop();
+    db.drop_db().await?;
+    let received = &receiver.received;
+    let per_path = received.per_path.lock().unwrap().clone();
+    let short = (1..=n)
+        .filter(|i| per_path.get(&format!("/hook/{i}")).copied().unwrap_or(0) < events as u64)
+        .count();
+    let duplicates = received.duplicates.load(Ordering::Relaxed);
+    let rejected = received.rejected.load(Ordering::Relaxed);
+    anyhow::ensure!(
+        rejected == 0,
+        "{rejected} deliveries failed signature verification"
+    );
+    anyhow::ensure!(
+        short == 0,
+        "{short} of {n} subscriptions did not receive all {events} events"
+    );
+    Ok(Row {
+        scenario: format!("fanout, {events} events × {n} subscription(s) of one type"),
+        result: format!(
+            "{rate:.0} deliveries/s ({expected} in {:.2} s; {duplicates} duplicates; peak RSS {rss:.0} MiB)",
+            elapsed.as_secs_f64()
+        ),
+        values: serde_json::json!({ "subscriptions": n, "events": events, "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "duplicates": duplicates, "peak_rss_mib": rss }),
+    })
 }
 
 /// About 500 bytes of text per row, so envelopes are realistically sized.
@@ -256,9 +401,35 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_all(&db, &receiver.url(), &secret, 1).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
+    let lat = delays(&db, &receiver, rate, args.latency_seconds).await?;
+    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+    service.stop();
+    db.drop_db().await?;
+    Ok(Row {
+        scenario: format!("latency at {rate} events/s ({} events)", lat.len()),
+        result: format!(
+            "commit→receipt p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms",
+            p(0.5),
+            p(0.95),
+            p(0.99),
+            p(0.999),
+            lat[lat.len() - 1]
+        ),
+        values: serde_json::json!({ "rate": rate, "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "p999_ms": p(0.999), "max_ms": lat[lat.len() - 1] }),
+    })
+}
+
+/// Inserts annotations at `rate` per second for `seconds` and returns the
+/// commit→receipt delays (ms, sorted) of those that reached `receiver`.
+async fn delays(
+    db: &BenchDb,
+    receiver: &Receiver,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<Vec<f64>> {
     // Synchronous commits cost ~2–3 ms here, so several writers share the rate.
     let writers = 8u64;
-    let total = rate * args.latency_seconds;
+    let total = rate * seconds;
     let per_writer = total / writers;
     let interval = Duration::from_secs_f64(writers as f64 / rate as f64);
     let mut tasks = tokio::task::JoinSet::new();
@@ -287,28 +458,119 @@ async fn latency(args: &Args, rate: u64) -> anyhow::Result<Row> {
     while let Some(r) = tasks.join_next().await {
         commits.extend(r??);
     }
-    receiver
-        .wait_for(commits.len() as u64, Duration::from_secs(120))
-        .await?;
+    // A receipt still missing after the wait counts as infinitely late (the
+    // fairness scenario's uncapped case may starve the healthy consumer).
+    if let Err(e) = receiver
+        .wait_for(commits.len() as u64, Duration::from_secs(60))
+        .await
+    {
+        eprintln!("   {e}");
+    }
     let arrivals = receiver.received.arrivals.lock().unwrap().clone();
     let mut lat: Vec<f64> = commits
         .iter()
-        .map(|(id, at)| arrivals[id].saturating_duration_since(*at).as_secs_f64() * 1000.0)
+        .map(|(id, at)| {
+            arrivals.get(id).map_or(f64::INFINITY, |got| {
+                got.saturating_duration_since(*at).as_secs_f64() * 1000.0
+            })
+        })
         .collect();
     lat.sort_by(f64::total_cmp);
-    let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
-    service.stop();
-    db.drop_db().await?;
-    Ok(Row {
-        scenario: format!("latency at {rate} events/s ({} events)", lat.len()),
-        result: format!(
-            "commit→receipt p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
-            p(0.5),
-            p(0.95),
-            p(0.99)
+    Ok(lat)
+}
+
+/// Fairness between consumers, in the scaled configuration of the hardening
+/// probe (32 slots, 8 per subscription, 5 s timeout: the defaults' ratios):
+/// a healthy consumer's delays at 100 events/s alone, beside a consumer
+/// whose 16 subscriptions hang with the per-consumer cap at 8 (the defaults'
+/// 512:128), and beside it with no consumer cap (32). Reports p50/p95 and
+/// the p95 ratio to alone.
+async fn fairness(args: &Args) -> anyhow::Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    let mut alone_p95 = f64::NAN;
+    for (case, hanging, consumer_cap) in [
+        ("alone", false, "8"),
+        (
+            "beside 16 hanging subscriptions of one consumer, consumer cap 8",
+            true,
+            "8",
         ),
-        values: serde_json::json!({ "rate": rate, "p50_ms": p(0.5), "p95_ms": p(0.95), "p99_ms": p(0.99), "max_ms": lat[lat.len() - 1] }),
-    })
+        (
+            "beside 16 hanging subscriptions of one consumer, no consumer cap (32)",
+            true,
+            "32",
+        ),
+    ] {
+        let db = BenchDb::create(&args.server).await?;
+        let secret = signing::generate_secret();
+        let receiver = Receiver::start(secret.clone()).await?;
+        let client = connect(&db.url()).await?;
+        let mut consumer_ids = Vec::new();
+        for name in ["healthy", "hanging"] {
+            let consumer = consumers::create(
+                &client,
+                &NewConsumer {
+                    name: name.into(),
+                    description: None,
+                    rate_limit_per_minute: 1_000_000,
+                    quota_per_day: 1_000_000_000,
+                },
+            )
+            .await?;
+            consumer_ids.push(consumer.id);
+        }
+        let subscribe = "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+                         SELECT $1, 'annotation.created', $2 || g, $3 FROM generate_series(1, $4::int) g";
+        let healthy_url = format!("{}/hook/", receiver.base());
+        client
+            .execute(
+                subscribe,
+                &[&consumer_ids[0], &healthy_url, &secret.expose(), &1i32],
+            )
+            .await?;
+        if hanging {
+            let hang_url = format!("{}/hang/", receiver.base());
+            client
+                .execute(
+                    subscribe,
+                    &[&consumer_ids[1], &hang_url, &secret.expose(), &16i32],
+                )
+                .await?;
+        }
+        let mut env = vec![
+            ("IHF_WORKER_CONCURRENCY", "32".to_string()),
+            ("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "8".to_string()),
+            ("IHF_MAX_IN_FLIGHT_PER_CONSUMER", consumer_cap.to_string()),
+            ("IHF_DELIVERY_TIMEOUT", "5s".to_string()),
+            ("IHF_SHUTDOWN_TIMEOUT", "1s".to_string()),
+        ];
+        env.extend(args.service_env());
+        let service = Service::start(&db.url(), &env).await?;
+        let lat = delays(&db, &receiver, 100, args.latency_seconds).await?;
+        let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
+        if !hanging {
+            alone_p95 = p(0.95);
+        }
+        service.stop();
+        db.drop_db().await?;
+        rows.push(Row {
+            scenario: format!("fairness: healthy consumer at 100 events/s, {case}"),
+            result: format!(
+                "p50 {:.1} ms, p95 {:.1} ms ({:.1} × alone); {} of {} not delivered within 60 s",
+                p(0.5),
+                p(0.95),
+                p(0.95) / alone_p95,
+                lat.iter().filter(|l| l.is_infinite()).count(),
+                lat.len()
+            ),
+            values: serde_json::json!({ "p50_ms": p(0.5), "p95_ms": p(0.95), "p95_ratio_to_alone": p(0.95) / alone_p95, "undelivered": lat.iter().filter(|l| l.is_infinite()).count() }),
+        });
+        eprintln!(
+            "   {}",
+            rows.last().map(|r| r.result.as_str()).unwrap_or("")
+        );
+    }
+    Ok(rows)
 }
 
 async fn backlog(args: &Args) -> anyhow::Result<Row> {

@@ -1,8 +1,10 @@
 //! A fast receiver that verifies every signature (with the SDK's verifier,
 //! as a consumer would) and records when each event's row (by `data.id`)
-//! arrived.
+//! arrived, and, for the fan-out scenario, how many times each path (one per
+//! subscription) received each event. Paths under `/hang` never answer (a
+//! receiver that hangs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +27,13 @@ pub struct Received {
     pub arrivals: Mutex<HashMap<String, Instant>>,
     pub last: Mutex<Option<Instant>>,
     pub changed: Notify,
+    /// Whether to count per path and event (costs memory per delivery).
+    pub count_paths: bool,
+    /// path → verified deliveries.
+    pub per_path: Mutex<HashMap<String, u64>>,
+    /// (path, webhook-id) pairs seen, to count duplicates.
+    pub seen: Mutex<HashSet<(String, String)>>,
+    pub duplicates: AtomicU64,
 }
 
 pub struct Receiver {
@@ -34,9 +43,21 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start(secret: Secret) -> anyhow::Result<Receiver> {
+        Self::start_with(secret, false).await
+    }
+
+    /// A receiver that also counts deliveries per path and event.
+    pub async fn start_counting(secret: Secret) -> anyhow::Result<Receiver> {
+        Self::start_with(secret, true).await
+    }
+
+    async fn start_with(secret: Secret, count_paths: bool) -> anyhow::Result<Receiver> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let received = Arc::new(Received::default());
+        let received = Arc::new(Received {
+            count_paths,
+            ..Received::default()
+        });
         let state = received.clone();
         let verifier = Arc::new(Verifier::new(secret));
         tokio::spawn(async move {
@@ -59,6 +80,11 @@ impl Receiver {
 
     pub fn url(&self) -> String {
         format!("http://{}/hook", self.addr)
+    }
+
+    /// The base URL; append a path (`/hook/17`, `/hang/3`).
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// Waits until `n` verified deliveries arrived; returns when the last did.
@@ -90,6 +116,17 @@ async fn handle(
     verifier: Arc<Verifier>,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
     let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    if path.starts_with("/hang") {
+        // Hold the request until the client gives up.
+        std::future::pending::<()>().await;
+    }
+    let id = parts
+        .headers
+        .get("webhook-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let body = body.collect().await?.to_bytes();
     let now = Instant::now();
     if verifier.verify(&parts.headers, &body).is_ok() {
@@ -102,6 +139,17 @@ async fn handle(
                     .entry(row.to_string())
                     .or_insert(now);
             }
+        }
+        if state.count_paths {
+            if !state
+                .seen
+                .lock()
+                .unwrap()
+                .insert((path.clone(), id.clone()))
+            {
+                state.duplicates.fetch_add(1, Ordering::Relaxed);
+            }
+            *state.per_path.lock().unwrap().entry(path).or_default() += 1;
         }
         *state.last.lock().unwrap() = Some(now);
         state.verified.fetch_add(1, Ordering::Relaxed);

@@ -12,7 +12,9 @@ pub async fn connect(url: &str) -> anyhow::Result<tokio_postgres::Client> {
     Ok(client)
 }
 
-/// A throwaway database, migrated with the framework fixture.
+/// A throwaway database, migrated with the framework fixture by the service
+/// binary under test (`ihf-webhooks migrate`), so that a binary from another
+/// commit placed beside `ihf-bench` is measured on its own schema.
 pub struct BenchDb {
     pub server: String,
     pub name: String,
@@ -29,7 +31,13 @@ impl BenchDb {
             server: server.to_string(),
             name,
         };
-        ihf_webhooks::db::migrate::run(&db.url(), true).await?;
+        let status = Command::new(service_binary()?)
+            .args(["migrate", "--with-fixture"])
+            .env("DATABASE_URL", db.url())
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "ihf-webhooks migrate failed");
         Ok(db)
     }
 
@@ -49,9 +57,13 @@ impl BenchDb {
     }
 }
 
-/// `ihf-webhooks` next to this binary (both built by `cargo build --release`).
+/// The service binary: `IHF_BIN` if set (to measure another commit's build),
+/// else `ihf-webhooks` next to this binary (both built by `cargo build --release`).
 fn service_binary() -> anyhow::Result<PathBuf> {
-    let path = std::env::current_exe()?.with_file_name("ihf-webhooks");
+    let path = match std::env::var_os("IHF_BIN") {
+        Some(bin) => PathBuf::from(bin),
+        None => std::env::current_exe()?.with_file_name("ihf-webhooks"),
+    };
     anyhow::ensure!(
         path.exists(),
         "{} not found: build it with `cargo build --release --workspace`",

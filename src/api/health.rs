@@ -26,15 +26,18 @@ pub fn router() -> Router<AppState> {
 
 /// Ready when the database answers, every migration this binary knows is
 /// applied (newer ones are fine) and, if this replica runs the worker, its
-/// listener is connected. Each check is `"ok"` or says what is wrong.
+/// listener is connected and the dispatcher watches the doorbell: an event
+/// committed from then on is noticed at once, not at the next backstop poll.
+/// Each check is `"ok"` or says what is wrong.
 async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (database, schema) = database_and_schema(&state).await;
     let listener = match &state.doorbell {
         None => "disabled",
-        Some(bell) if bell.is_connected() => "ok",
+        Some(bell) if bell.is_watching() => "ok",
+        Some(bell) if bell.is_connected() => "arming",
         Some(_) => "disconnected",
     };
-    let ready = database == "ok" && schema == "ok" && listener != "disconnected";
+    let ready = database == "ok" && schema == "ok" && (listener == "ok" || listener == "disabled");
     let status = if ready {
         StatusCode::OK
     } else {

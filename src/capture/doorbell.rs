@@ -48,9 +48,13 @@ const ARM_TIMEOUT: &str = "50ms";
 pub enum Arming {
     /// This replica holds the lock: the next commit rings.
     Armed,
-    /// Someone else holds it (another idle replica, or a long writer
-    /// transaction): notifications may come, the poll is the backstop.
+    /// Another replica holds it: its doorbell rings for us too (every
+    /// replica listens), the poll is the backstop.
     Elsewhere,
+    /// Nobody holds it, but writers' transactions held it shared for longer
+    /// than the arming timeout (a long transaction that inserted, or a slow
+    /// start): ask again soon, looking for work meanwhile.
+    Contended,
     /// No listener connection: only the poll wakes us.
     Unavailable,
 }
@@ -67,6 +71,12 @@ pub struct Doorbell {
     session: Mutex<Option<Arc<Client>>>,
     /// Whether this replica holds the lock on the current session.
     armed: AtomicBool,
+    /// Whether the dispatcher has, since the listener connected, either
+    /// armed the doorbell and looked once more, or learnt that it need not
+    /// (busy, another replica armed, or retrying a contended lock): from then
+    /// on a new event is noticed without waiting for the backstop poll.
+    /// `/readyz` waits for it.
+    watching: AtomicBool,
 }
 
 impl Doorbell {
@@ -92,6 +102,23 @@ impl Doorbell {
         self.session.lock().unwrap().is_some()
     }
 
+    /// Whether this replica holds the doorbell lock (the next commit rings).
+    pub fn is_armed(&self) -> bool {
+        self.armed.load(Ordering::Acquire)
+    }
+
+    /// Called by the dispatcher once a new event cannot go unnoticed.
+    pub fn watching(&self) {
+        if self.is_connected() {
+            self.watching.store(true, Ordering::Release);
+        }
+    }
+
+    /// Connected, and the dispatcher watches (see [`Doorbell::watching`]).
+    pub fn is_watching(&self) -> bool {
+        self.is_connected() && self.watching.load(Ordering::Acquire)
+    }
+
     /// Ask to be rung on the next commit: take the doorbell lock. The caller
     /// must look for work once more after `Armed`: a writer that committed
     /// before the lock was granted did not ring.
@@ -111,7 +138,13 @@ impl Doorbell {
                 self.armed.store(true, Ordering::Release);
                 Arming::Armed
             }
-            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Arming::Elsewhere,
+            Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                if held_by_another_session(&session).await {
+                    Arming::Elsewhere
+                } else {
+                    Arming::Contended
+                }
+            }
             Err(e) => {
                 tracing::debug!(error = %db::describe(&e), "cannot take the doorbell lock");
                 Arming::Unavailable
@@ -141,7 +174,27 @@ impl Doorbell {
     fn connected_with(&self, session: Option<Arc<Client>>) {
         // A new session holds no lock; an old one's lock died with it.
         self.armed.store(false, Ordering::Release);
+        self.watching.store(false, Ordering::Release);
         *self.session.lock().unwrap() = session;
+    }
+}
+
+/// Whether another session (another replica's listener) holds the doorbell
+/// lock exclusively, as opposed to writers holding it shared for too long.
+async fn held_by_another_session(session: &Client) -> bool {
+    let (class, object) = DOORBELL_LOCK;
+    // Advisory locks on two int4 keys show as classid/objid (unsigned) with objsubid 2.
+    let query = format!(
+        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND granted \
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+           AND classid = ({class}::bigint & 4294967295)::oid \
+           AND objid = ({object}::bigint & 4294967295)::oid AND objsubid = 2"
+    );
+    match session.simple_query(&query).await {
+        Ok(messages) => messages
+            .iter()
+            .any(|m| matches!(m, tokio_postgres::SimpleQueryMessage::Row(_))),
+        Err(_) => true,
     }
 }
 

@@ -25,6 +25,7 @@ pub mod sql {
         JOBS_FINISH = "jobs_finish.sql";
         JOBS_RELEASE = "jobs_release.sql";
         JOBS_NEXT_DUE = "jobs_next_due.sql";
+        JOBS_EXPIRE_LEASES = "jobs_expire_leases.sql";
         SUBSCRIPTIONS_DEACTIVATE = "subscriptions_deactivate.sql";
         SUBSCRIPTIONS_RECORD_HEALTH = "subscriptions_record_health.sql";
         SUBSCRIPTIONS_DISABLE_FAILING = "subscriptions_disable_failing.sql";

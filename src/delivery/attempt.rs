@@ -13,7 +13,7 @@ use crate::access::sealing::Sealer;
 use crate::delivery::headers::{load_header_values, CustomHeaders};
 use crate::delivery::signing::{signature_header, Secret};
 
-/// A job as claimed by `jobs_claim_due.sql`.
+/// A job as leased by `outbox_fan_out.sql` or claimed by `jobs_claim_due.sql`.
 #[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub id: i64,
@@ -21,6 +21,8 @@ pub struct ClaimedJob {
     pub attempt: i32,
     pub event_id: Uuid,
     pub subscription_id: Uuid,
+    /// The subscription's consumer (for the per-consumer cap).
+    pub consumer_id: Uuid,
     pub body: String,
     pub event_type: String,
     /// When the source row was inserted (for the end-to-end lag).
@@ -41,6 +43,7 @@ impl ClaimedJob {
             attempt: row.get("attempts"),
             event_id: row.get("event_id"),
             subscription_id: row.get("subscription_id"),
+            consumer_id: row.get("consumer_id"),
             body: row.get("body"),
             event_type: row.get("event_type"),
             occurred_at: row.get("occurred_at"),
@@ -66,9 +69,35 @@ pub struct Finished {
     pub outcome: Outcome,
     /// False when the subscription was inactive: says nothing about the receiver.
     pub counts_for_health: bool,
-    /// For metrics: delivered, failed_attempt, finally_failed, refused, cancelled.
-    pub kind: &'static str,
+    pub kind: AttemptKind,
     pub duration: std::time::Duration,
+}
+
+/// What an attempt came to, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptKind {
+    Delivered,
+    /// Failed; a retry is scheduled.
+    FailedAttempt,
+    /// Failed for the last time (or permanently).
+    FinallyFailed,
+    /// Refused by the SSRF guard before sending.
+    Refused,
+    /// Not attempted: inactive subscription or unusable secret.
+    Cancelled,
+}
+
+impl AttemptKind {
+    /// The `outcome` label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptKind::Delivered => "delivered",
+            AttemptKind::FailedAttempt => "failed_attempt",
+            AttemptKind::FinallyFailed => "finally_failed",
+            AttemptKind::Refused => "refused",
+            AttemptKind::Cancelled => "cancelled",
+        }
+    }
 }
 
 /// Runs one attempt of `job`. Never fails: every problem becomes an outcome.
@@ -87,11 +116,11 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
         let latency_ms =
             (sent == Sent::Yes).then(|| duration.as_millis().min(i32::MAX as u128) as i32);
         let kind = match (sent, outcome.status, outcome.retry_at) {
-            (Sent::Refused, ..) => "refused",
-            (Sent::Not, ..) => "cancelled",
-            (_, LogStatus::Delivered, _) => "delivered",
-            (_, _, Some(_)) => "failed_attempt",
-            (_, _, None) => "finally_failed",
+            (Sent::Refused, ..) => AttemptKind::Refused,
+            (Sent::Not, ..) => AttemptKind::Cancelled,
+            (_, LogStatus::Delivered, _) => AttemptKind::Delivered,
+            (_, _, Some(_)) => AttemptKind::FailedAttempt,
+            (_, _, None) => AttemptKind::FinallyFailed,
         };
         tracing::debug!(
             outcome = outcome.status.as_str(),

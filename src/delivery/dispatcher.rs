@@ -2,21 +2,22 @@
 //! slots, start the attempts, and when there is nothing to do, ask for the
 //! doorbell and wait.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, Semaphore};
+use deadpool_postgres::{Client, Pool};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::attempt::{self, ClaimedJob, Finished};
+use super::attempt::{self, AttemptKind, ClaimedJob, Finished};
+use super::claim::{self, Ask};
 use super::client::WebhookClient;
-use super::fan_out;
+use super::fan_out::{self, Room};
+use super::in_flight::{Caps, InFlight};
 use super::janitor;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
@@ -39,11 +40,15 @@ const MAX_FAN_OUT: i64 = 1000;
 /// this window the stream has stopped and the doorbell takes over.
 const IDLE_LINGER: Duration = Duration::from_millis(5);
 const LINGER_POLL: Duration = Duration::from_millis(1);
+/// How soon to look again and ask for the doorbell once more when writers'
+/// transactions held its lock too long to take it (see [`Arming::Contended`]).
+const ARM_RETRY: Duration = Duration::from_millis(20);
 /// How often a busy dispatcher looks for due jobs when nothing it saw says
-/// there are any: retries coming due, expired leases, other replicas'
-/// overflow. The claim probes every subscription, so it is not run on every
-/// 1 ms linger poll.
+/// there are any: retries coming due, released jobs, other replicas'
+/// overflow. Only waiting jobs are looked at, but it is still a round trip,
+/// so it is not run on every 1 ms linger poll.
 const CLAIM_EVERY: Duration = Duration::from_millis(50);
+
 pub struct Worker {
     pool: Pool,
     client: WebhookClient,
@@ -52,7 +57,7 @@ pub struct Worker {
     metrics: Arc<Metrics>,
     replica: Uuid,
     concurrency: usize,
-    per_subscription: i64,
+    caps: Caps,
     poll_interval: Duration,
     lease: Duration,
     shutdown_timeout: Duration,
@@ -60,17 +65,18 @@ pub struct Worker {
     notify: Option<crate::notify::Rules>,
 }
 
-/// Leased jobs whose attempts are running: job id → (attempt, subscription).
-/// Counted per subscription for the cap; released on a shutdown that cannot
-/// wait for them.
-type InFlight = Arc<Mutex<HashMap<i64, (i32, Uuid)>>>;
+/// The attempts in flight, shared with the attempt tasks that end them.
+type Shared = Arc<Mutex<InFlight>>;
 
 /// Where started attempts go.
-struct Launch<'a> {
-    slots: &'a Arc<Semaphore>,
-    attempts: &'a mut JoinSet<()>,
-    results: &'a mpsc::Sender<Finished>,
-    in_flight: &'a InFlight,
+struct Launch {
+    attempts: JoinSet<()>,
+    results: mpsc::Sender<Finished>,
+    in_flight: Shared,
+    /// Notified whenever an attempt ends: its slot (and its subscription's
+    /// and consumer's room) is free again.
+    freed: Arc<Notify>,
+    started: u64,
 }
 
 /// What one round of [`Worker::take_work`] found.
@@ -87,8 +93,8 @@ struct ClaimPacing {
     /// Claim no later than this.
     next: Instant,
     /// Due jobs this replica knows of are waiting: its fan-out had no room to
-    /// lease them, or the last claim filled every free slot or met a
-    /// subscription's cap. Claim every round until a claim comes back short.
+    /// lease them, or the last claim filled every free slot or met a cap.
+    /// Claim every round until a claim comes back short.
     known_due: bool,
 }
 
@@ -98,20 +104,76 @@ impl ClaimPacing {
     }
 
     /// After a claim that got `claimed` of `asked`; `capped`: some
-    /// subscription is now at its cap.
+    /// subscription or consumer is now at its cap.
     fn claimed(&mut self, claimed: usize, asked: usize, capped: bool) {
         self.known_due = claimed >= asked || capped;
         self.next = Instant::now() + CLAIM_EVERY;
     }
 }
 
-/// (subscriptions, attempts in flight) on this replica, for the cap.
-fn in_flight_per_subscription(in_flight: &InFlight) -> (Vec<Uuid>, Vec<i32>) {
-    let mut counts: HashMap<Uuid, i32> = HashMap::new();
-    for (_, subscription) in in_flight.lock().unwrap().values() {
-        *counts.entry(*subscription).or_default() += 1;
+/// What an idle dispatcher does next.
+#[derive(Debug, PartialEq, Eq)]
+enum Settle {
+    /// Work was found a moment ago: poll again shortly.
+    Linger,
+    /// The doorbell was just armed: look once more (an event committed before
+    /// the lock was granted rang nothing), then sleep.
+    LookAgain,
+    /// The lock was contended: look again shortly and ask once more.
+    RetrySoon,
+    /// Sleep until rung, nudged, or the next due job or poll.
+    Sleep,
+}
+
+/// Going idle and arming the doorbell. Whether it is armed is the doorbell's
+/// own state ([`Doorbell::is_armed`]), asked, never copied.
+struct Idle {
+    bell: Arc<Doorbell>,
+    /// When the last round found work (the linger window starts there).
+    last_work: Option<Instant>,
+}
+
+impl Idle {
+    /// A round found work: the framework's writers need not ring.
+    async fn busy(&mut self) {
+        self.last_work = Some(Instant::now());
+        if self.bell.is_armed() {
+            self.bell.disarm().await;
+        }
+        // Busy: the next round looks anyway.
+        self.bell.watching();
     }
-    counts.into_iter().unzip()
+
+    /// A round found nothing (more): what next.
+    async fn settle(&mut self) -> Settle {
+        if self.bell.is_armed() {
+            // Armed and looked once more: any new event rings.
+            self.bell.watching();
+            return Settle::Sleep;
+        }
+        if self.last_work.is_some_and(|at| at.elapsed() < IDLE_LINGER) {
+            return Settle::Linger;
+        }
+        match self.bell.arm().await {
+            Arming::Armed => Settle::LookAgain,
+            Arming::Elsewhere => {
+                // Another replica's doorbell rings for us too.
+                self.bell.watching();
+                Settle::Sleep
+            }
+            Arming::Contended => {
+                self.bell.watching();
+                Settle::RetrySoon
+            }
+            Arming::Unavailable => Settle::Sleep,
+        }
+    }
+
+    /// Rung once is enough: every further ringing commit waits on the notify
+    /// lock, so stop them before looking.
+    async fn rung(&mut self) {
+        self.bell.disarm().await;
+    }
 }
 
 impl Worker {
@@ -122,6 +184,7 @@ impl Worker {
         bell: Arc<Doorbell>,
         metrics: Arc<Metrics>,
     ) -> Worker {
+        let cap = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
         Worker {
             pool,
             client,
@@ -133,7 +196,10 @@ impl Worker {
             metrics,
             replica: Uuid::new_v4(),
             concurrency: config.worker_concurrency,
-            per_subscription: config.max_in_flight_per_subscription as i64,
+            caps: Caps {
+                per_subscription: cap(config.max_in_flight_per_subscription),
+                per_consumer: cap(config.max_in_flight_per_consumer),
+            },
             poll_interval: config.poll_interval,
             lease: config.lease(),
             shutdown_timeout: config.shutdown_timeout,
@@ -148,7 +214,11 @@ impl Worker {
     /// attempts finish within the shutdown timeout, releases the rest and
     /// writes every result it has.
     pub async fn run(self, cancel: CancellationToken) {
-        let janitor = tokio::spawn(janitor::run(self.pool.clone(), cancel.clone()));
+        let janitor = tokio::spawn(janitor::run(
+            self.pool.clone(),
+            self.bell.clone(),
+            cancel.clone(),
+        ));
         let (results, results_rx) = mpsc::channel::<Finished>(self.concurrency * 2);
         let recorder = tokio::spawn(
             Recorder {
@@ -161,51 +231,43 @@ impl Worker {
             }
             .run(results_rx),
         );
-        let slots = Arc::new(Semaphore::new(self.concurrency));
-        let in_flight: InFlight = Arc::default();
-        let mut attempts = JoinSet::new();
-        let mut started: u64 = 0;
+        let mut launch = Launch {
+            attempts: JoinSet::new(),
+            results,
+            in_flight: Arc::new(Mutex::new(InFlight::new(self.caps))),
+            freed: Arc::new(Notify::new()),
+            started: 0,
+        };
+        let freed = launch.freed.clone();
         // Jobs per event in the last fan-out, to size the next one to the
         // free slots.
         let mut jobs_per_event = 1.0_f64;
-        // Whether this replica holds the doorbell lock (asked to be rung).
-        let mut armed = false;
-        // When the last round found work (the linger window starts there).
-        let mut last_work: Option<Instant> = None;
+        let mut idle = Idle {
+            bell: self.bell.clone(),
+            last_work: None,
+        };
         let mut pacing = ClaimPacing {
             next: Instant::now(),
             known_due: true,
         };
 
         while !cancel.is_cancelled() {
-            while attempts.try_join_next().is_some() {}
-            if slots.available_permits() == 0 {
-                // Wait for one attempt to end before taking more work.
+            while launch.attempts.try_join_next().is_some() {}
+            if self.free(&launch) == 0 {
+                // Refill as soon as an attempt ends.
                 tokio::select! {
-                    permit = slots.clone().acquire_owned() => drop(permit),
+                    _ = freed.notified() => continue,
                     _ = cancel.cancelled() => break,
                 }
             }
             // Not raced against `cancel`: a statement dropped after it ran
             // would strand leased jobs. It only waits on its own queries.
-            let launch = Launch {
-                slots: &slots,
-                attempts: &mut attempts,
-                results: &results,
-                in_flight: &in_flight,
-            };
             match self
-                .take_work(launch, &mut jobs_per_event, &mut pacing)
+                .take_work(&mut launch, &mut jobs_per_event, &mut pacing)
                 .await
             {
                 Ok(work) if work.events > 0 || work.started > 0 => {
-                    started += work.started as u64;
-                    last_work = Some(Instant::now());
-                    if armed {
-                        // Busy: the framework's writers need not ring.
-                        self.bell.disarm().await;
-                        armed = false;
-                    }
+                    idle.busy().await;
                     if !work.drained {
                         continue;
                     }
@@ -219,53 +281,72 @@ impl Worker {
                     }
                 }
             }
-            // Idle. Just after work, poll for a moment before asking to be rung.
-            if !armed && last_work.is_some_and(|at| at.elapsed() < IDLE_LINGER) {
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = self.bell.nudged() => {}
-                    _ = tokio::time::sleep(LINGER_POLL) => {}
+            // Attempts ending free room for due jobs a cap held back.
+            let room_frees = pacing.known_due || launch.in_flight.lock().unwrap().any_at_cap();
+            let wait = match idle.settle().await {
+                Settle::LookAgain => continue,
+                Settle::Linger => LINGER_POLL,
+                Settle::RetrySoon => ARM_RETRY,
+                Settle::Sleep => {
+                    self.sleep(&mut idle, &freed, room_frees, &cancel).await;
+                    // Whatever came due while asleep is claimed on waking.
+                    pacing.next = Instant::now();
+                    continue;
                 }
-                continue;
-            }
-            // Ask to be rung, then look once more before waiting: an event
-            // committed before the lock was granted rang no bell.
-            if !armed && self.bell.arm().await == Arming::Armed {
-                armed = true;
-                continue;
-            }
-            // Sleep until the next job is due, a NOTIFY, results that free
-            // capacity (nudges), or the poll.
-            let deadline = match self.next_due().await {
-                Ok(Some(due)) => {
-                    let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
-                    Instant::now() + wait.min(self.poll_interval)
-                }
-                _ => Instant::now() + self.poll_interval,
             };
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = self.bell.rung() => {
-                    self.metrics.wakeups.with_label_values(&["notification"]).inc();
-                    // Rung once is enough: every further ringing commit waits
-                    // on the notify lock, so stop them before looking.
-                    self.bell.disarm().await;
-                    armed = false;
-                }
-                _ = self.bell.nudged() => {
-                    self.metrics.wakeups.with_label_values(&["progress"]).inc();
-                }
-                _ = tokio::time::sleep_until(deadline) => {
-                    self.metrics.wakeups.with_label_values(&["poll"]).inc();
-                }
+                _ = self.bell.nudged() => {}
+                _ = freed.notified(), if room_frees => {}
+                _ = tokio::time::sleep(wait) => {}
             }
-            // Whatever came due while asleep is claimed on waking.
-            pacing.next = Instant::now();
         }
         self.bell.disarm().await;
         let _ = janitor.await;
-        self.shut_down(attempts, in_flight, results, recorder).await;
+        let started = launch.started;
+        self.shut_down(launch, recorder).await;
         tracing::info!(attempts_started = started, "worker stopped");
+    }
+
+    /// Slots free on this replica.
+    fn free(&self, launch: &Launch) -> usize {
+        let in_flight = launch.in_flight.lock().unwrap().len();
+        self.concurrency.saturating_sub(in_flight)
+    }
+
+    /// Sleeps until the next job is due, a NOTIFY, results that free
+    /// capacity (nudges), an attempt ending while some cap holds jobs back,
+    /// or the poll.
+    async fn sleep(
+        &self,
+        idle: &mut Idle,
+        freed: &Notify,
+        room_frees: bool,
+        cancel: &CancellationToken,
+    ) {
+        let deadline = match self.next_due().await {
+            Ok(Some(due)) => {
+                let wait = (due - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                Instant::now() + wait.min(self.poll_interval)
+            }
+            _ => Instant::now() + self.poll_interval,
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => {}
+            _ = self.bell.rung() => {
+                self.metrics.wakeups.with_label_values(&["notification"]).inc();
+                idle.rung().await;
+            }
+            _ = self.bell.nudged() => {
+                self.metrics.wakeups.with_label_values(&["progress"]).inc();
+            }
+            _ = freed.notified(), if room_frees => {
+                self.metrics.wakeups.with_label_values(&["progress"]).inc();
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                self.metrics.wakeups.with_label_values(&["poll"]).inc();
+            }
+        }
     }
 
     /// Fans out new events, leasing the jobs it creates to the free slots,
@@ -273,24 +354,22 @@ impl Worker {
     /// still free, and starts every attempt.
     async fn take_work(
         &self,
-        mut launch: Launch<'_>,
+        launch: &mut Launch,
         jobs_per_event: &mut f64,
         pacing: &mut ClaimPacing,
     ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
         let lease_ms = self.lease.as_millis() as i64;
-        let (busy_subs, busy_counts) = in_flight_per_subscription(launch.in_flight);
-        let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
+        let free = self.free(launch).min(CLAIM_BATCH) as i64;
         let events =
             ((free as f64 / jobs_per_event.max(1.0)).ceil() as i64).clamp(MIN_FAN_OUT, MAX_FAN_OUT);
         let timer = std::time::Instant::now();
-        let room = fan_out::Room {
-            slots: free,
+        let room = Room::new(
+            free,
             lease_ms,
-            replica: self.replica,
-            per_subscription: self.per_subscription,
-            busy: (&busy_subs, &busy_counts),
-        };
+            self.replica,
+            &launch.in_flight.lock().unwrap(),
+        );
         let batch = fan_out::fan_out(&client, events, &room).await?;
         if batch.events > 0 {
             *jobs_per_event = batch.jobs as f64 / batch.events as f64;
@@ -305,44 +384,31 @@ impl Worker {
         if batch.jobs > batch.leased.len() as i64 {
             pacing.known_due = true;
         }
-        let mut started = self.start_all(batch.leased, &mut launch)?;
+        let mut started = self.start_all(&client, batch.leased, launch).await?;
         let mut drained = batch.events < events;
 
-        let free = launch.slots.available_permits().min(CLAIM_BATCH) as i64;
+        let free = self.free(launch).min(CLAIM_BATCH) as i64;
         if free > 0 && pacing.due() {
-            let (busy_subs, busy_counts) = in_flight_per_subscription(launch.in_flight);
+            let ask = Ask::new(
+                free,
+                lease_ms,
+                self.replica,
+                &launch.in_flight.lock().unwrap(),
+            );
             let timer = std::time::Instant::now();
-            let claim = client.prepare_cached(sql::JOBS_CLAIM_DUE).await?;
-            let rows = client
-                .query(
-                    &claim,
-                    &[
-                        &free,
-                        &lease_ms,
-                        &self.replica,
-                        &self.per_subscription,
-                        &busy_subs,
-                        &busy_counts,
-                    ],
-                )
-                .await?;
-            if !rows.is_empty() {
+            let jobs = claim::claim(&client, &ask).await?;
+            let claimed = jobs.len();
+            if claimed > 0 {
                 tracing::debug!(
                     free,
-                    claimed = rows.len(),
+                    claimed,
                     ms = timer.elapsed().as_millis() as u64,
                     "claimed"
                 );
             }
-            let claimed = rows.len();
             drained &= (claimed as i64) < free;
-            started +=
-                self.start_all(rows.iter().map(ClaimedJob::from_row).collect(), &mut launch)?;
-            // A subscription at its cap may have due jobs the claim had to leave.
-            let capped = in_flight_per_subscription(launch.in_flight)
-                .1
-                .iter()
-                .any(|&n| i64::from(n) >= self.per_subscription);
+            started += self.start_all(&client, jobs, launch).await?;
+            let capped = launch.in_flight.lock().unwrap().any_at_cap();
             pacing.claimed(claimed, free as usize, capped);
         } else if free == 0 {
             // No slots, so no telling whether more is due.
@@ -355,40 +421,45 @@ impl Worker {
         })
     }
 
-    /// Starts one attempt per job, each holding a slot.
-    fn start_all(&self, jobs: Vec<ClaimedJob>, launch: &mut Launch<'_>) -> anyhow::Result<usize> {
-        let count = jobs.len();
-        for job in jobs {
-            let permit = launch.slots.clone().try_acquire_owned().expect(
-                "a slot is free for every job: each batch is sized to the free slots, \
-                 only this task takes them, and the semaphore is never closed",
-            );
-            launch
-                .in_flight
-                .lock()
-                .unwrap()
-                .insert(job.id, (job.attempt, job.subscription_id));
-            let (http, retry, results, in_flight, metrics) = (
+    /// Starts one attempt per job within the caps; hands back the excess
+    /// unattempted.
+    async fn start_all(
+        &self,
+        client: &Client,
+        jobs: Vec<ClaimedJob>,
+        launch: &mut Launch,
+    ) -> anyhow::Result<usize> {
+        let (admitted, excess) = launch.in_flight.lock().unwrap().admit(jobs);
+        if !excess.is_empty() {
+            let back: Vec<(i64, i32)> = excess.iter().map(|j| (j.id, j.attempt)).collect();
+            tracing::debug!(released = back.len(), "over a cap; released");
+            claim::release(client, &back).await?;
+        }
+        let count = admitted.len();
+        for job in admitted {
+            let (http, retry, results, in_flight, freed, metrics) = (
                 self.client.clone(),
                 self.retry.clone(),
                 launch.results.clone(),
                 launch.in_flight.clone(),
+                launch.freed.clone(),
                 self.metrics.clone(),
             );
             launch.attempts.spawn(async move {
                 let finished = attempt::run(&job, &http, &retry).await;
-                metrics.observe_attempt(&job.event_type, finished.kind, finished.duration);
-                if finished.kind == "delivered" {
+                metrics.observe_attempt(&job.event_type, finished.kind.as_str(), finished.duration);
+                if finished.kind == AttemptKind::Delivered {
                     let lag = (Utc::now() - job.occurred_at)
                         .num_microseconds()
                         .unwrap_or(0);
                     metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
                 }
                 let _ = results.send(finished).await;
-                in_flight.lock().unwrap().remove(&job.id);
-                drop(permit);
+                in_flight.lock().unwrap().finish(job.id);
+                freed.notify_one();
             });
         }
+        launch.started += count as u64;
         Ok(count)
     }
 
@@ -398,13 +469,13 @@ impl Worker {
         Ok(client.query_one(&stmt, &[]).await?.get(0))
     }
 
-    async fn shut_down(
-        &self,
-        mut attempts: JoinSet<()>,
-        in_flight: InFlight,
-        results: mpsc::Sender<Finished>,
-        recorder: tokio::task::JoinHandle<()>,
-    ) {
+    async fn shut_down(&self, launch: Launch, recorder: tokio::task::JoinHandle<()>) {
+        let Launch {
+            mut attempts,
+            results,
+            in_flight,
+            ..
+        } = launch;
         tracing::info!(
             in_flight = attempts.len(),
             "worker stopping: no more claims"
@@ -416,28 +487,20 @@ impl Worker {
         if drained.is_err() {
             attempts.abort_all();
             while attempts.join_next().await.is_some() {}
-            let unfinished: Vec<(i64, i32)> = in_flight
-                .lock()
-                .unwrap()
-                .drain()
-                .map(|(job, (attempt, _))| (job, attempt))
-                .collect();
+            let unfinished = in_flight.lock().unwrap().take_all();
             tracing::warn!(
                 released = unfinished.len(),
                 "shutdown deadline reached; releasing unfinished attempts"
             );
-            if let Err(e) = self.release(&unfinished).await {
+            let released = async {
+                let client = self.pool.get().await?;
+                claim::release(&client, &unfinished).await
+            };
+            if let Err(e) = released.await {
                 tracing::warn!(error = %format_args!("{e:#}"), "could not release jobs; their leases will expire");
             }
         }
         drop(results);
         let _ = recorder.await;
-    }
-
-    async fn release(&self, jobs: &[(i64, i32)]) -> anyhow::Result<()> {
-        let (ids, fences): (Vec<i64>, Vec<i32>) = jobs.iter().copied().unzip();
-        let client = self.pool.get().await?;
-        client.execute(sql::JOBS_RELEASE, &[&ids, &fences]).await?;
-        Ok(())
     }
 }

@@ -7,18 +7,36 @@ use deadpool_postgres::Client;
 use uuid::Uuid;
 
 use super::attempt::ClaimedJob;
+use super::in_flight::InFlight;
 use crate::db::sql;
 
 /// What this replica can take on right now.
-pub struct Room<'a> {
+pub struct Room {
     /// Jobs to lease at most (free slots).
     pub slots: i64,
     pub lease_ms: i64,
     pub replica: Uuid,
-    /// Attempts in flight per subscription on this replica, at most.
-    pub per_subscription: i64,
-    /// Subscriptions with attempts in flight here, and how many.
-    pub busy: (&'a [Uuid], &'a [i32]),
+    per_subscription: i64,
+    per_consumer: i64,
+    /// Subscriptions and consumers with attempts in flight here, and how many.
+    busy_subscriptions: (Vec<Uuid>, Vec<i32>),
+    busy_consumers: (Vec<Uuid>, Vec<i32>),
+}
+
+impl Room {
+    /// Snapshots the counts (the lock is not held across the statement).
+    pub fn new(slots: i64, lease_ms: i64, replica: Uuid, in_flight: &InFlight) -> Room {
+        let caps = in_flight.caps();
+        Room {
+            slots,
+            lease_ms,
+            replica,
+            per_subscription: caps.per_subscription.into(),
+            per_consumer: caps.per_consumer.into(),
+            busy_subscriptions: in_flight.subscriptions(),
+            busy_consumers: in_flight.consumers(),
+        }
+    }
 }
 
 pub struct Batch {
@@ -31,7 +49,7 @@ pub struct Batch {
 }
 
 /// Fans out up to `events` events.
-pub async fn fan_out(client: &Client, events: i64, room: &Room<'_>) -> anyhow::Result<Batch> {
+pub async fn fan_out(client: &Client, events: i64, room: &Room) -> anyhow::Result<Batch> {
     let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
     let rows = client
         .query(
@@ -42,8 +60,11 @@ pub async fn fan_out(client: &Client, events: i64, room: &Room<'_>) -> anyhow::R
                 &room.lease_ms,
                 &room.replica,
                 &room.per_subscription,
-                &room.busy.0,
-                &room.busy.1,
+                &room.busy_subscriptions.0,
+                &room.busy_subscriptions.1,
+                &room.per_consumer,
+                &room.busy_consumers.0,
+                &room.busy_consumers.1,
             ],
         )
         .await?;

@@ -5,6 +5,8 @@
 //!   short poll;
 //! - [`fan_out`] turns captured events into jobs, leased at once to this
 //!   replica as far as it has room;
+//! - [`claim`] leases due jobs that wait for a replica (overflow, retries,
+//!   expired leases) within the caps kept by [`in_flight`];
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;
@@ -16,11 +18,13 @@
 //! - [`queue_gauges`] samples the queue depth for `/metrics`.
 
 pub mod attempt;
+pub mod claim;
 pub mod client;
 pub mod dispatcher;
 pub mod fan_out;
 pub mod headers;
 pub mod health;
+pub mod in_flight;
 pub mod janitor;
 pub mod outcome;
 pub mod queue_gauges;

@@ -25,7 +25,7 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use crate::db::sql;
-use crate::delivery::attempt::Finished;
+use crate::delivery::attempt::{AttemptKind, Finished};
 use crate::delivery::outcome::LogStatus;
 
 pub use sender::Sender;
@@ -82,7 +82,7 @@ impl BatchFacts {
 /// subscription, which is its own notification) and not a delivery cancelled
 /// unsent.
 fn is_exhaustion(f: &Finished) -> bool {
-    f.outcome.retry_at.is_none() && f.outcome.deactivate.is_none() && f.kind != "cancelled"
+    f.outcome.retry_at.is_none() && f.outcome.deactivate.is_none() && f.kind != AttemptKind::Cancelled
 }
 
 /// Queues the notifications a recorded batch causes, in the recorder's

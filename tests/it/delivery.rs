@@ -374,3 +374,48 @@ async fn the_doorbell_rings_only_while_a_worker_waits() {
     )
     .await;
 }
+
+/// Readiness means armed. A framework transaction that inserted holds the
+/// doorbell lock shared while the worker starts, so the worker cannot take
+/// it at first; `/readyz` says ready only once the worker watches anyway,
+/// and rows committed right after that, or once it has settled, are
+/// delivered at once, not at the next backstop poll (a minute here).
+#[tokio::test]
+async fn events_committed_right_after_readyz_says_ready_are_woken_without_the_backstop_poll() {
+    let app = TestApp::spawn_with(|_| {}, API_ONLY).await;
+    let receiver = Receiver::start().await;
+    app.subscribe("annotation.created", &receiver.url()).await;
+    let mut long = app.db.client().await;
+    let open = long.transaction().await.unwrap();
+    open.execute(
+        "INSERT INTO annotations (author, body) VALUES ('slow', 'still open')",
+        &[],
+    )
+    .await
+    .unwrap();
+
+    let mut env = crate::harness::test_env(&app.db.url());
+    env.insert("IHF_POLL_INTERVAL", "60s".into());
+    let worker = Service::start(env, BOTH).await;
+    let ready = format!("http://127.0.0.1:{}/readyz", worker.port);
+    eventually(WAIT, "the worker is ready", || async {
+        let r = reqwest::get(&ready).await.ok()?;
+        (r.status() == 200).then_some(())
+    })
+    .await;
+    for _ in 0..5 {
+        app.insert("annotations").await;
+    }
+    receiver.wait_for(5, Duration::from_secs(10)).await;
+    // And once the worker has settled, still without the poll.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for _ in 0..5 {
+        app.insert("annotations").await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    receiver.wait_for(10, Duration::from_secs(10)).await;
+
+    open.commit().await.unwrap();
+    receiver.wait_for(11, Duration::from_secs(10)).await;
+    worker.stop().await;
+}

@@ -105,3 +105,68 @@ async fn jobs_beyond_the_cap_wait_for_room_and_arrive_once() {
         );
     }
 }
+
+/// Fairness between consumers: one consumer whose many subscriptions all
+/// hang holds at most `IHF_MAX_IN_FLIGHT_PER_CONSUMER` of the replica's
+/// slots (here 6 of 16, while its six subscriptions' own caps would allow 24),
+/// so another consumer's deliveries keep flowing.
+#[tokio::test]
+async fn a_consumer_with_many_hanging_receivers_holds_at_most_its_cap_and_others_keep_flowing() {
+    const CONSUMER_CAP: usize = 6;
+    const HANG_TIMEOUT: Duration = Duration::from_secs(10);
+    let app = TestApp::spawn_with(
+        |env| {
+            env.insert("IHF_DELIVERY_TIMEOUT", "10s".into());
+            env.insert("IHF_WORKER_CONCURRENCY", "16".into());
+            env.insert("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "4".into());
+            env.insert("IHF_MAX_IN_FLIGHT_PER_CONSUMER", CONSUMER_CAP.to_string());
+        },
+        BOTH,
+    )
+    .await;
+    let hanging = Receiver::start().await;
+    hanging.always(Reply {
+        delay: Duration::from_secs(60),
+        ..Reply::status(200)
+    });
+    for i in 0..6 {
+        app.subscribe("annotation.created", &format!("{}/{i}", hanging.url()))
+            .await;
+    }
+    let healthy = Receiver::start().await;
+    let (_, other_key) = crate::harness::create_consumer_with_key(&app.pg, "healthy").await;
+    let response = app
+        .http
+        .post(app.url("/api/v2/webhooks"))
+        .bearer_auth(&other_key)
+        .json(
+            &serde_json::json!({ "event_type": "annotation.created", "target_url": healthy.url() }),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+
+    let committed = Instant::now();
+    app.pg
+        .execute(
+            "INSERT INTO annotations (body) SELECT 'f' || g FROM generate_series(1, $1) g",
+            &[&(EVENTS as i32)],
+        )
+        .await
+        .unwrap();
+    let got = healthy.wait_for(EVENTS, WAIT).await;
+    let last = got.iter().map(|r| r.at).max().unwrap() - committed;
+    // Give the dispatcher every chance to overshoot before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let held = hanging.received().len();
+    eprintln!("healthy consumer: {EVENTS} events in {last:?}; hanging consumer holds {held}");
+    assert!(
+        last < HANG_TIMEOUT,
+        "the healthy consumer waited for the hanging one's slots: {last:?}"
+    );
+    assert!(
+        (1..=CONSUMER_CAP).contains(&held),
+        "at most {CONSUMER_CAP} in flight to one consumer, saw {held}"
+    );
+}

@@ -109,6 +109,9 @@ async fn fan_out_rolled_back(client: &mut tokio_postgres::Client) -> Vec<(String
                 &64_i64,
                 &no_busy.0,
                 &no_busy.1,
+                &128_i64,
+                &no_busy.0,
+                &no_busy.1,
             ],
         )
         .await
