@@ -51,6 +51,14 @@ BEGIN
 END;
 $$;
 
+CREATE FUNCTION public.webhook_deliveries_no_truncate() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION 'webhook_deliveries is append-only: TRUNCATE is refused';
+END;
+$$;
+
 CREATE FUNCTION public.webhook_deliveries_no_update() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -388,6 +396,8 @@ CREATE TRIGGER ihf_capture AFTER INSERT ON public.outcome_signals REFERENCING NE
 CREATE TRIGGER ihf_capture AFTER INSERT ON public.requirement_candidates REFERENCING NEW TABLE AS ihf_new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.ihf_capture('requirement_candidate.created');
 
 CREATE TRIGGER webhook_deliveries_no_delete BEFORE DELETE ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.webhook_deliveries_no_delete();
+
+CREATE TRIGGER webhook_deliveries_no_truncate BEFORE TRUNCATE ON public.webhook_deliveries FOR EACH STATEMENT EXECUTE FUNCTION public.webhook_deliveries_no_truncate();
 
 CREATE TRIGGER webhook_deliveries_no_update BEFORE UPDATE ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.webhook_deliveries_no_update();
 

@@ -82,7 +82,9 @@ impl BatchFacts {
 /// subscription, which is its own notification) and not a delivery cancelled
 /// unsent.
 fn is_exhaustion(f: &Finished) -> bool {
-    f.outcome.retry_at.is_none() && f.outcome.deactivate.is_none() && f.kind != AttemptKind::Cancelled
+    f.outcome.retry_at.is_none()
+        && f.outcome.deactivate.is_none()
+        && f.kind != AttemptKind::Cancelled
 }
 
 /// Queues the notifications a recorded batch causes, in the recorder's

@@ -52,6 +52,20 @@ async fn the_delivery_log_refuses_update_and_delete() {
 }
 
 #[tokio::test]
+async fn the_delivery_log_refuses_truncate() {
+    let db = TestDb::migrated().await;
+    let client = db.client().await;
+    let truncate = client
+        .batch_execute("TRUNCATE webhook_deliveries")
+        .await
+        .unwrap_err();
+    assert!(
+        format!("{truncate:?}").contains("append-only"),
+        "{truncate:?}"
+    );
+}
+
+#[tokio::test]
 async fn capture_records_the_whole_row_in_the_same_transaction() {
     let db = TestDb::migrated().await;
     let mut client = db.client().await;
