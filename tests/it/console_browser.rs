@@ -81,18 +81,10 @@ async fn a_consumer_signs_in_sees_usage_keys_and_deliveries_redelivers_and_manag
     app.request_log(app.consumer_id, 8).await;
     let before = app.get_json("/api/v2/usage?bucket=hour").await;
 
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = open_console(&app).await else {
         return;
     };
     let origin = app.url("");
-    browser.goto(&app.url("/console")).await;
-    browser
-        .wait_for(
-            "the sign-in form",
-            "document.activeElement.id === 'api-key'",
-        )
-        .await;
-    browser.watch_csp().await;
     browser.screenshots("sign-in").await;
 
     // Sign in: the usage page, with the requests just made.
@@ -369,18 +361,10 @@ async fn a_wrong_key_is_refused_clearly_and_a_read_only_key_sees_no_write_contro
         .await;
     assert_eq!(test["delivered"], false);
 
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = open_console(&app).await else {
         return;
     };
     let origin = app.url("");
-    browser.goto(&app.url("/console")).await;
-    browser
-        .wait_for(
-            "the sign-in form",
-            "document.activeElement.id === 'api-key'",
-        )
-        .await;
-    browser.watch_csp().await;
 
     // A key of the right shape that is no key of ours.
     // Keyboard only: type, then Enter.
@@ -469,18 +453,10 @@ async fn an_admin_key_sees_every_consumer_with_usage_quota_and_subscription_heal
         .await;
     let (other_id, _) = create_consumer_with_key(&app.pg, "second consumer").await;
 
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = open_console(&app).await else {
         return;
     };
     let origin = app.url("");
-    browser.goto(&app.url("/console")).await;
-    browser
-        .wait_for(
-            "the sign-in form",
-            "document.activeElement.id === 'api-key'",
-        )
-        .await;
-    browser.watch_csp().await;
     sign_in(&browser, &admin, "Usage").await;
     browser.click("a[href='#/admin']").await;
     let table = browser
@@ -506,16 +482,9 @@ async fn the_console_returns_to_sign_in_when_its_token_expires() {
         crate::harness::API_ONLY,
     )
     .await;
-    let Some(browser) = Browser::start().await else {
+    let Some(browser) = open_console(&app).await else {
         return;
     };
-    browser.goto(&app.url("/console")).await;
-    browser
-        .wait_for(
-            "the sign-in form",
-            "document.activeElement.id === 'api-key'",
-        )
-        .await;
     browser.type_into("#api-key", &app.key).await;
     browser.click("#signin-button").await;
     browser
@@ -528,4 +497,19 @@ async fn the_console_returns_to_sign_in_when_its_token_expires() {
     assert!(!browser.shows("#bar").await);
     browser.assert_quiet_console(&[]).await;
     browser.quit().await;
+}
+
+/// A new browser on the console's sign-in page, watching for CSP violations
+/// (None: no browser on this machine, outside CI).
+async fn open_console(app: &TestApp) -> Option<Browser> {
+    let browser = Browser::start().await?;
+    browser.goto(&app.url("/console")).await;
+    browser
+        .wait_for(
+            "the sign-in form",
+            "document.activeElement.id === 'api-key'",
+        )
+        .await;
+    browser.watch_csp().await;
+    Some(browser)
 }

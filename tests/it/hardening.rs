@@ -95,13 +95,7 @@ async fn key_id(app: &TestApp, key: &str) -> Uuid {
 
 #[tokio::test]
 async fn a_key_revoked_on_another_replica_cannot_mint_a_token_from_this_ones_cache() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_AUTH_CACHE_TTL", "10m".into());
-        },
-        API_ONLY,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_AUTH_CACHE_TTL", "10m")], API_ONLY).await;
     assert_eq!(
         mint(&app, &app.key).await.status(),
         200,
@@ -117,13 +111,7 @@ async fn a_key_revoked_on_another_replica_cannot_mint_a_token_from_this_ones_cac
 
 #[tokio::test]
 async fn a_token_is_refused_within_the_cache_ttl_once_its_key_is_revoked() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_AUTH_CACHE_TTL", "300ms".into());
-        },
-        API_ONLY,
-    )
-    .await;
+    let app = TestApp::spawn_setting(&[("IHF_AUTH_CACHE_TTL", "300ms")], API_ONLY).await;
     let token: Value = mint(&app, &app.key).await.json().await.unwrap();
     let token = token["access_token"].as_str().unwrap().to_string();
     assert_eq!(app.get("/api/v2/me", &token).await.status(), 200);
@@ -303,13 +291,8 @@ async fn a_connection_flood_beyond_the_cap_leaves_healthz_answering() {
 
 #[tokio::test]
 async fn a_consumer_cannot_create_more_subscriptions_than_the_limit_nor_an_exact_duplicate() {
-    let app = TestApp::spawn_with(
-        |env| {
-            env.insert("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "3".into());
-        },
-        API_ONLY,
-    )
-    .await;
+    let app =
+        TestApp::spawn_setting(&[("IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER", "3")], API_ONLY).await;
     let create = |url: String| {
         let body = json!({ "event_type": "annotation.created", "target_url": url });
         let app = &app;
