@@ -10,7 +10,10 @@
 //! - [`notify`]: operator notifications (failing, disabled, recovered,
 //!   exhausted) and their own queue;
 //! - [`access`]: who may call the API: keys, consumers, limits, request log;
-//! - [`api`]: the HTTP side, one module per resource;
+//! - [`notify`]: operator notifications (a subscription failing, disabled,
+//!   recovered; deliveries exhausted), with their own queue;
+//! - [`api`]: the HTTP side, one module per resource, served by [`server`]
+//!   (the accept loop with its timeouts and connection cap);
 //! - [`db`]: pools, the SQL statements from `sql/`, migrations;
 //! - [`cli`]: the command line, `healthcheck` and the `demo` tour;
 //! - [`server`]: the HTTP server with its timeouts and connection cap;
