@@ -30,5 +30,5 @@ pub mod db;
 pub mod delivery;
 pub mod metrics;
 pub mod notify;
-pub mod server;
+pub(crate) mod server;
 pub mod telemetry;

@@ -2,29 +2,29 @@
 //! plumbing they share (state, the gate, auth, problem+json, JSON bodies,
 //! query strings, pagination, the OpenAPI document).
 
-pub mod admin_consumers;
-pub mod admin_keys;
-pub mod admin_overview;
-pub mod auth;
+pub(crate) mod admin_consumers;
+pub(crate) mod admin_keys;
+pub(crate) mod admin_overview;
+pub(crate) mod auth;
 pub mod console;
-pub mod deliveries;
-pub mod event_types;
+pub(crate) mod deliveries;
+pub(crate) mod event_types;
 pub mod gate;
-pub mod health;
-pub mod json;
-pub mod keys;
-pub mod me;
-pub mod metrics;
+pub(crate) mod health;
+pub(crate) mod json;
+pub(crate) mod keys;
+pub(crate) mod me;
+pub(crate) mod metrics;
 pub mod openapi;
-pub mod page;
-pub mod problem;
-pub mod query;
-pub mod token;
-pub mod upkeep;
-pub mod usage;
-pub mod webhook_actions;
-pub mod webhook_health;
-pub mod webhooks;
+pub(crate) mod page;
+pub(crate) mod problem;
+pub(crate) mod query;
+pub(crate) mod token;
+pub(crate) mod upkeep;
+pub(crate) mod usage;
+pub(crate) mod webhook_actions;
+pub(crate) mod webhook_health;
+pub(crate) mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -38,8 +38,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(token))
 }
 
-/// The form a client posts (`application/x-www-form-urlencoded`).
+/// The form a client posts (`application/x-www-form-urlencoded`), for the
+/// OpenAPI document: the handler reads the form itself, since RFC 6749 wants
+/// a repeated parameter refused, which a derived `Deserialize` would not do.
 #[derive(Debug, Deserialize, ToSchema)]
+#[allow(dead_code)]
 pub struct TokenRequest {
     /// Always `client_credentials`.
     #[schema(example = "client_credentials")]

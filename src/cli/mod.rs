@@ -2,9 +2,9 @@
 //! JSON object, logs to stderr; a failure is one line on stderr and exit 1
 //! (usage errors, which clap reports, exit 2).
 
-pub mod demo;
-pub mod healthcheck;
-pub mod loopback;
+pub(crate) mod demo;
+pub(crate) mod healthcheck;
+pub(crate) mod loopback;
 
 use std::process::ExitCode;
 

@@ -55,6 +55,7 @@ impl InFlight {
         self.jobs.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
     }

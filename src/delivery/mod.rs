@@ -17,18 +17,18 @@
 //! - [`janitor`] vacuums the queue tables;
 //! - [`queue_gauges`] samples the queue depth for `/metrics`.
 
-pub mod attempt;
-pub mod claim;
+pub(crate) mod attempt;
+pub(crate) mod claim;
 pub mod client;
-pub mod dispatcher;
-pub mod fan_out;
-pub mod headers;
-pub mod health;
-pub mod in_flight;
-pub mod janitor;
-pub mod outcome;
-pub mod queue_gauges;
-pub mod recorder;
+pub(crate) mod dispatcher;
+pub(crate) mod fan_out;
+pub(crate) mod headers;
+pub(crate) mod health;
+pub(crate) mod in_flight;
+pub(crate) mod janitor;
+pub(crate) mod outcome;
+pub(crate) mod queue_gauges;
+pub(crate) mod recorder;
 pub mod signing;
 pub mod ssrf;
 

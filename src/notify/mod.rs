@@ -17,8 +17,8 @@
 //! - [`sender`] sweeps the transitions that time causes (failing, the end of
 //!   an exhaustion window) and sends the queue.
 
-pub mod exhaustion;
-pub mod sender;
+pub(crate) mod exhaustion;
+pub(crate) mod sender;
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
