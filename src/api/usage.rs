@@ -77,16 +77,9 @@ impl Bucket {
     }
 }
 
-/// Requests to one endpoint and method in one bucket.
+/// Request counts and latency of one bucket.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct UsageRow {
-    /// The UTC day of the bucket.
-    pub day: NaiveDate,
-    /// When the bucket starts (a UTC midnight or the top of an hour).
-    pub start: DateTime<Utc>,
-    /// The route template, e.g. `/api/v2/webhooks/{id}`.
-    pub endpoint: String,
-    pub method: String,
+pub struct UsageCounts {
     pub requests: i64,
     pub status_2xx: i64,
     pub status_3xx: i64,
@@ -98,20 +91,41 @@ pub struct UsageRow {
     pub p95_ms: Option<f64>,
 }
 
-/// Requests to all endpoints in one bucket.
+impl UsageCounts {
+    fn from_row(r: &tokio_postgres::Row) -> UsageCounts {
+        UsageCounts {
+            requests: r.get("requests"),
+            status_2xx: r.get("status_2xx"),
+            status_3xx: r.get("status_3xx"),
+            status_4xx: r.get("status_4xx"),
+            status_5xx: r.get("status_5xx"),
+            p50_ms: r.get("p50_ms"),
+            p95_ms: r.get("p95_ms"),
+        }
+    }
+}
+
+/// Requests to one endpoint and method in one bucket.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageRow {
+    /// The UTC day of the bucket.
+    pub day: NaiveDate,
+    /// When the bucket starts (a UTC midnight or the top of an hour).
+    pub start: DateTime<Utc>,
+    /// The route template, e.g. `/api/v2/webhooks/{id}`.
+    pub endpoint: String,
+    pub method: String,
+    #[serde(flatten)]
+    pub counts: UsageCounts,
+}
+
+/// Requests to all endpoints in one bucket (latency across all of them).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UsageTotal {
     /// When the bucket starts (a UTC midnight or the top of an hour).
     pub start: DateTime<Utc>,
-    pub requests: i64,
-    pub status_2xx: i64,
-    pub status_3xx: i64,
-    pub status_4xx: i64,
-    pub status_5xx: i64,
-    /// Median latency in milliseconds, across all endpoints.
-    pub p50_ms: Option<f64>,
-    /// 95th percentile latency in milliseconds, across all endpoints.
-    pub p95_ms: Option<f64>,
+    #[serde(flatten)]
+    pub counts: UsageCounts,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -191,13 +205,7 @@ async fn usage(
         if r.get::<_, bool>("total") {
             totals.push(UsageTotal {
                 start,
-                requests: r.get("requests"),
-                status_2xx: r.get("status_2xx"),
-                status_3xx: r.get("status_3xx"),
-                status_4xx: r.get("status_4xx"),
-                status_5xx: r.get("status_5xx"),
-                p50_ms: r.get("p50_ms"),
-                p95_ms: r.get("p95_ms"),
+                counts: UsageCounts::from_row(r),
             });
         } else {
             data.push(UsageRow {
@@ -205,13 +213,7 @@ async fn usage(
                 start,
                 endpoint: r.get("endpoint"),
                 method: r.get("method"),
-                requests: r.get("requests"),
-                status_2xx: r.get("status_2xx"),
-                status_3xx: r.get("status_3xx"),
-                status_4xx: r.get("status_4xx"),
-                status_5xx: r.get("status_5xx"),
-                p50_ms: r.get("p50_ms"),
-                p95_ms: r.get("p95_ms"),
+                counts: UsageCounts::from_row(r),
             });
         }
     }
