@@ -226,26 +226,11 @@ async fn subscribe_fanout(
 /// `events` rows into `annotations`, in chunks of 1000, on two connections.
 async fn insert_annotations(db_url: &str, events: usize) -> anyhow::Result<()> {
     let sql = bulk_insert("annotations");
-    let chunks: Vec<i32> = (0..events)
+    let plan = (0..events)
         .step_by(1000)
-        .map(|start| (events - start).min(1000) as i32)
+        .map(|start| (sql.clone(), (events - start).min(1000) as i32))
         .collect();
-    let mut tasks = tokio::task::JoinSet::new();
-    for half in [0, 1] {
-        let (url, sql) = (db_url.to_string(), sql.clone());
-        let mine: Vec<i32> = chunks.iter().skip(half).step_by(2).copied().collect();
-        tasks.spawn(async move {
-            let client = connect(&url).await?;
-            for n in mine {
-                client.execute(&sql, &[&n]).await?;
-            }
-            anyhow::Ok(())
-        });
-    }
-    while let Some(r) = tasks.join_next().await {
-        r??;
-    }
-    Ok(())
+    run_inserts(db_url, plan).await
 }
 
 /// N subscriptions of one event type, each its own URL, default settings:
@@ -340,6 +325,12 @@ async fn insert_spread(db_url: &str, events: usize) -> anyhow::Result<()> {
             }
         }
     }
+    run_inserts(db_url, plan).await
+}
+
+/// Runs the bulk inserts of `plan` (statement, row count) alternately on two
+/// connections, as two writers would.
+async fn run_inserts(db_url: &str, plan: Vec<(String, i32)>) -> anyhow::Result<()> {
     let halves: Vec<Vec<(String, i32)>> = vec![
         plan.iter().step_by(2).cloned().collect(),
         plan.iter().skip(1).step_by(2).cloned().collect(),
