@@ -84,6 +84,38 @@ pub struct Config {
     /// Keys that seal subscription secrets at rest: the first seals, all
     /// unseal. Empty: secrets are stored unsealed.
     pub secret_keys: Vec<crate::access::sealing::SealingKey>,
+    /// Length of one partition of the two logs (`webhook_deliveries`,
+    /// `api_request_log`); partitions start at whole multiples of it since
+    /// the Unix epoch (UTC).
+    pub log_partition_interval: Duration,
+    /// How long delivery-log partitions are kept once they have ended.
+    pub delivery_retention: Retention,
+    /// How long request-log partitions are kept once they have ended.
+    pub request_log_retention: Retention,
+}
+
+/// How long a log keeps its rows: whole partitions are dropped once every
+/// row they can hold is older than this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retention {
+    Forever,
+    For(Duration),
+}
+
+impl Retention {
+    /// `90d`, `12h`, or `forever`; zero is refused.
+    pub fn parse(text: &str) -> Result<Retention, String> {
+        if text.trim() == "forever" {
+            return Ok(Retention::Forever);
+        }
+        match parse_duration(text) {
+            Ok(d) if d.is_zero() => Err("must be longer than 0 (or forever)".into()),
+            Ok(d) => Ok(Retention::For(d)),
+            Err(_) => Err(format!(
+                "{text:?} is not a duration like 12h or 90d, or forever"
+            )),
+        }
+    }
 }
 
 /// The operator's notification endpoint: trusted configuration, so private
@@ -250,6 +282,10 @@ impl Config {
             let (name, v) = get(name, "false");
             parse_bool(&v).ok_or_else(|| err(name, format!("{v:?} is not true or false")))
         };
+        let retention = |name: &'static str, default: &str| -> Result<Retention, ConfigError> {
+            let (name, v) = get(name, default);
+            Retention::parse(&v).map_err(|m| err(name, m))
+        };
         let delivery_timeout = duration("IHF_DELIVERY_TIMEOUT", "15s")?;
         if delivery_timeout.is_zero() {
             return Err(err("IHF_DELIVERY_TIMEOUT", "must be longer than 0"));
@@ -322,6 +358,12 @@ impl Config {
                 Some(text) => crate::access::sealing::parse_keys(&text)
                     .map_err(|m| err("IHF_SECRET_KEYS", m))?,
             },
+            log_partition_interval: partition_interval(duration(
+                "IHF_LOG_PARTITION_INTERVAL",
+                "1d",
+            )?)?,
+            delivery_retention: retention("IHF_DELIVERY_RETENTION", "90d")?,
+            request_log_retention: retention("IHF_REQUEST_LOG_RETENTION", "30d")?,
         })
     }
 
@@ -384,6 +426,17 @@ fn within(
     } else {
         Err(err(variable, format!("must be between {words}")))
     }
+}
+
+/// Whole minutes, at least one: partition names carry the minute they start.
+fn partition_interval(value: Duration) -> Result<Duration, ConfigError> {
+    if value < Duration::from_secs(60) || value.as_millis() % 60_000 != 0 {
+        return Err(err(
+            "IHF_LOG_PARTITION_INTERVAL",
+            "must be a whole number of minutes, at least 1m (e.g. 1d, 6h, 1m)",
+        ));
+    }
+    Ok(value)
 }
 
 fn err(variable: &'static str, message: impl Into<String>) -> ConfigError {
@@ -597,6 +650,42 @@ mod tests {
             ("IHF_SECRET_KEYS", "c2hvcnQ="),
         ] {
             assert_eq!(with(name, bad).unwrap_err().variable, name);
+        }
+    }
+
+    #[test]
+    fn log_settings_have_their_defaults_and_name_themselves_when_invalid() {
+        let with = |name: &'static str, value: &'static str| {
+            Config::from_lookup(move |n| match n {
+                "DATABASE_URL" => Some("postgres://x".into()),
+                n if n == name => Some(value.into()),
+                _ => None,
+            })
+        };
+        let c = with("NONE", "").unwrap();
+        assert_eq!(c.log_partition_interval, Duration::from_secs(86_400));
+        assert_eq!(
+            c.delivery_retention,
+            Retention::For(Duration::from_secs(90 * 86_400))
+        );
+        assert_eq!(
+            c.request_log_retention,
+            Retention::For(Duration::from_secs(30 * 86_400))
+        );
+        let c = with("IHF_DELIVERY_RETENTION", "forever").unwrap();
+        assert_eq!(c.delivery_retention, Retention::Forever);
+        let c = with("IHF_LOG_PARTITION_INTERVAL", "1m").unwrap();
+        assert_eq!(c.log_partition_interval, Duration::from_secs(60));
+        for (name, value) in [
+            ("IHF_LOG_PARTITION_INTERVAL", "30s"),
+            ("IHF_LOG_PARTITION_INTERVAL", "90s"),
+            ("IHF_LOG_PARTITION_INTERVAL", "daily"),
+            ("IHF_DELIVERY_RETENTION", "0d"),
+            ("IHF_DELIVERY_RETENTION", "always"),
+            ("IHF_REQUEST_LOG_RETENTION", "-1d"),
+        ] {
+            let e = with(name, value).unwrap_err();
+            assert_eq!(e.variable, name, "{value}");
         }
     }
 }
