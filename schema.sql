@@ -113,6 +113,17 @@ CREATE TABLE public.api_request_log (
     status_code integer NOT NULL,
     latency_ms integer,
     requested_at timestamp with time zone DEFAULT now() NOT NULL
+)
+PARTITION BY RANGE (requested_at);
+
+CREATE TABLE public.api_request_log_history (
+    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    api_consumer_id uuid,
+    endpoint text NOT NULL,
+    method text NOT NULL,
+    status_code integer NOT NULL,
+    latency_ms integer,
+    requested_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
 CREATE TABLE public.decision_records (
@@ -259,6 +270,19 @@ CREATE TABLE public.webhook_deliveries (
     latency_ms integer,
     error_message text,
     CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
+)
+PARTITION BY RANGE (attempted_at);
+
+CREATE TABLE public.webhook_deliveries_history (
+    id uuid DEFAULT public.uuid_generate_v4() NOT NULL,
+    webhook_subscription_id uuid NOT NULL,
+    payload jsonb NOT NULL,
+    attempted_at timestamp with time zone DEFAULT now() NOT NULL,
+    status text NOT NULL,
+    response_code integer,
+    latency_ms integer,
+    error_message text,
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
 );
 
 CREATE TABLE public.webhook_subscriptions (
@@ -281,6 +305,10 @@ CREATE TABLE public.webhook_subscriptions (
     CONSTRAINT webhook_subscriptions_event_type_check CHECK ((event_type = ANY (ARRAY['interaction_event.created'::text, 'annotation.created'::text, 'requirement_candidate.created'::text, 'decision_record.created'::text, 'deployment_record.created'::text, 'outcome_signal.created'::text])))
 );
 
+ALTER TABLE ONLY public.api_request_log ATTACH PARTITION public.api_request_log_history FOR VALUES FROM (MINVALUE) TO ('<migration time>');
+
+ALTER TABLE ONLY public.webhook_deliveries ATTACH PARTITION public.webhook_deliveries_history FOR VALUES FROM (MINVALUE) TO ('<migration time>');
+
 ALTER TABLE ONLY public.annotations
     ADD CONSTRAINT annotations_pkey PRIMARY KEY (id);
 
@@ -294,7 +322,10 @@ ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.api_request_log
-    ADD CONSTRAINT api_request_log_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT api_request_log_pkey PRIMARY KEY (id, requested_at);
+
+ALTER TABLE ONLY public.api_request_log_history
+    ADD CONSTRAINT api_request_log_history_pkey PRIMARY KEY (id, requested_at);
 
 ALTER TABLE ONLY public.decision_records
     ADD CONSTRAINT decision_records_pkey PRIMARY KEY (id);
@@ -339,7 +370,10 @@ ALTER TABLE ONLY public.requirement_candidates
     ADD CONSTRAINT requirement_candidates_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id, attempted_at);
+
+ALTER TABLE ONLY public.webhook_deliveries_history
+    ADD CONSTRAINT webhook_deliveries_history_pkey PRIMARY KEY (id, attempted_at);
 
 ALTER TABLE ONLY public.webhook_subscriptions
     ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
@@ -363,7 +397,9 @@ CREATE INDEX api_keys_oauth_expiry_idx ON public.api_keys USING btree (expires_a
 
 CREATE UNIQUE INDEX api_keys_prefix_idx ON public.api_keys USING btree (key_prefix);
 
-CREATE INDEX api_request_log_consumer_time_idx ON public.api_request_log USING btree (api_consumer_id, requested_at DESC);
+CREATE INDEX api_request_log_consumer_time_idx ON ONLY public.api_request_log USING btree (api_consumer_id, requested_at DESC);
+
+CREATE INDEX api_request_log_history_consumer_time_idx ON public.api_request_log_history USING btree (api_consumer_id, requested_at DESC);
 
 CREATE INDEX ihf_jobs_lease_expiry_idx ON public.ihf_jobs USING btree (run_at) WHERE (claimed_by IS NOT NULL);
 
@@ -373,15 +409,29 @@ CREATE INDEX ihf_operator_exhaustions_due_idx ON public.ihf_operator_exhaustions
 
 CREATE INDEX ihf_operator_notifications_run_at_idx ON public.ihf_operator_notifications USING btree (run_at);
 
-CREATE INDEX webhook_deliveries_event_idx ON public.webhook_deliveries USING btree (webhook_subscription_id, ((payload ->> 'id'::text)));
+CREATE INDEX webhook_deliveries_event_idx ON ONLY public.webhook_deliveries USING btree ((((payload ->> 'id'::text))::uuid));
 
-CREATE INDEX webhook_deliveries_sub_idx ON public.webhook_deliveries USING btree (webhook_subscription_id, attempted_at DESC);
+CREATE INDEX webhook_deliveries_history_event_idx ON public.webhook_deliveries_history USING btree ((((payload ->> 'id'::text))::uuid));
+
+CREATE INDEX webhook_deliveries_sub_idx ON ONLY public.webhook_deliveries USING btree (webhook_subscription_id, attempted_at DESC);
+
+CREATE INDEX webhook_deliveries_history_sub_idx ON public.webhook_deliveries_history USING btree (webhook_subscription_id, attempted_at DESC);
 
 CREATE INDEX webhook_subs_consumer_idx ON public.webhook_subscriptions USING btree (api_consumer_id);
 
 CREATE INDEX webhook_subs_event_type_idx ON public.webhook_subscriptions USING btree (event_type);
 
 CREATE INDEX webhook_subs_failing_idx ON public.webhook_subscriptions USING btree (failing_since) WHERE ((failing_since IS NOT NULL) AND (failing_notified_at IS NULL));
+
+ALTER INDEX public.api_request_log_consumer_time_idx ATTACH PARTITION public.api_request_log_history_consumer_time_idx;
+
+ALTER INDEX public.api_request_log_pkey ATTACH PARTITION public.api_request_log_history_pkey;
+
+ALTER INDEX public.webhook_deliveries_event_idx ATTACH PARTITION public.webhook_deliveries_history_event_idx;
+
+ALTER INDEX public.webhook_deliveries_pkey ATTACH PARTITION public.webhook_deliveries_history_pkey;
+
+ALTER INDEX public.webhook_deliveries_sub_idx ATTACH PARTITION public.webhook_deliveries_history_sub_idx;
 
 CREATE TRIGGER ihf_capture AFTER INSERT ON public.annotations REFERENCING NEW TABLE AS ihf_new_rows FOR EACH STATEMENT EXECUTE FUNCTION public.ihf_capture('annotation.created');
 
@@ -399,6 +449,8 @@ CREATE TRIGGER webhook_deliveries_no_delete BEFORE DELETE ON public.webhook_deli
 
 CREATE TRIGGER webhook_deliveries_no_truncate BEFORE TRUNCATE ON public.webhook_deliveries FOR EACH STATEMENT EXECUTE FUNCTION public.webhook_deliveries_no_truncate();
 
+CREATE TRIGGER webhook_deliveries_no_truncate BEFORE TRUNCATE ON public.webhook_deliveries_history FOR EACH STATEMENT EXECUTE FUNCTION public.webhook_deliveries_no_truncate();
+
 CREATE TRIGGER webhook_deliveries_no_update BEFORE UPDATE ON public.webhook_deliveries FOR EACH ROW EXECUTE FUNCTION public.webhook_deliveries_no_update();
 
 ALTER TABLE ONLY public.api_consumers
@@ -410,10 +462,10 @@ ALTER TABLE ONLY public.api_keys
 ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_issued_from_fkey FOREIGN KEY (issued_from) REFERENCES public.api_keys(id) ON DELETE CASCADE;
 
-ALTER TABLE ONLY public.api_request_log
+ALTER TABLE public.api_request_log
     ADD CONSTRAINT api_request_log_api_consumer_id_fkey FOREIGN KEY (api_consumer_id) REFERENCES public.api_consumers(id);
 
-ALTER TABLE ONLY public.webhook_deliveries
+ALTER TABLE public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_webhook_subscription_id_fkey FOREIGN KEY (webhook_subscription_id) REFERENCES public.webhook_subscriptions(id);
 
 ALTER TABLE ONLY public.webhook_subscriptions

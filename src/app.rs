@@ -75,6 +75,20 @@ impl App {
         let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout)
             .with_sealer(Sealer::new(&self.config.secret_keys));
         let mut tasks = tokio::task::JoinSet::new();
+        // Both halves write a log: partitions for it come first.
+        let settings = crate::logs::upkeep::Settings::of(&self.config);
+        let mut upkeep_client = self.api_pool.get().await;
+        if let Ok(client) = upkeep_client.as_mut() {
+            if let Err(e) = crate::logs::upkeep::run_once(client, &settings).await {
+                tracing::warn!(error = %format_args!("{e:#}"), "log partition upkeep failed at startup; will retry");
+            }
+        }
+        drop(upkeep_client);
+        tasks.spawn(crate::logs::upkeep::run(
+            self.api_pool.clone(),
+            settings,
+            cancel.clone(),
+        ));
         let mut worker_pool = None;
         if let Some(bell) = &self.doorbell {
             let pool = db::pool(

@@ -7,14 +7,13 @@
 //!   themselves are SQL, in `migrations/`; `schema.sql` shows them as they run);
 //! - [`delivery`]: the worker: fan-out, claim, sign, send (behind the SSRF
 //!   guard) and record;
-//! - [`notify`]: operator notifications (failing, disabled, recovered,
-//!   exhausted) and their own queue;
 //! - [`access`]: who may call the API: keys, consumers, limits, request log;
 //! - [`notify`]: operator notifications (a subscription failing, disabled,
 //!   recovered; deliveries exhausted), with their own queue;
 //! - [`api`]: the HTTP side, one module per resource, served by [`server`]
 //!   (the accept loop with its timeouts and connection cap);
 //! - [`db`]: pools, the SQL statements from `sql/`, migrations;
+//! - [`logs`]: the two logs' partitions: made ahead, dropped past retention;
 //! - [`cli`]: the command line, `healthcheck` and the `demo` tour;
 //! - [`server`]: the HTTP server with its timeouts and connection cap;
 //! - [`app`] (startup), [`config`] (environment), [`telemetry`] (logs) and
@@ -28,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod delivery;
+pub mod logs;
 pub mod metrics;
 pub mod notify;
 pub(crate) mod server;

@@ -36,6 +36,9 @@ Environment (an invalid value stops startup naming the variable):
   IHF_POLL_INTERVAL, IHF_SHUTDOWN_TIMEOUT, IHF_LEASE_MARGIN, IHF_SECRET_ROTATION_GRACE,
   IHF_DISABLE_AFTER, IHF_RETRY_AFTER_MAX, IHF_DB_POOL_SIZE, IHF_AUTH_CACHE_TTL,
   IHF_LIMITS_SYNC_INTERVAL, IHF_TOKEN_TTL: see the README's configuration table
+  IHF_LOG_PARTITION_INTERVAL     length of one log partition, whole minutes [default: 1d]
+  IHF_DELIVERY_RETENTION         how long the delivery log keeps rows, or forever [default: 90d]
+  IHF_REQUEST_LOG_RETENTION      how long the request log keeps rows, or forever [default: 30d]
   IHF_LOG_FORMAT                 text or json [default: text]
   RUST_LOG                       log filter [default: info]
 
@@ -70,6 +73,9 @@ enum Command {
         #[arg(long)]
         no_api: bool,
     },
+    /// Make the logs' partitions ahead and drop those past retention, once;
+    /// prints `{"created": [...], "dropped": [...]}` (serve does this periodically).
+    Maintain,
     /// Manage API consumers.
     #[command(subcommand)]
     Consumer(ConsumerCommand),
@@ -201,6 +207,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate { with_fixture } => {
             let report = migrate::run(config.database_url.expose(), with_fixture).await?;
             print_json(&report)
+        }
+        Command::Maintain => {
+            let mut client = connect(&config).await?;
+            let settings = crate::logs::upkeep::Settings::of(&config);
+            print_json(&crate::logs::upkeep::run_once(&mut client, &settings).await?)
         }
         Command::Serve { no_worker, no_api } => {
             let parts = Parts {

@@ -17,6 +17,9 @@ pub const FRAMEWORK_TABLES: [&str; 7] = [
     "outcome_signals",
 ];
 
+/// The migration after this one partitions the logs (V14).
+const LAST_UNPARTITIONED: i32 = 13;
+
 /// Any key works as long as every replica uses the same one.
 const MIGRATE_LOCK_KEY: i64 = 0x6968_665f_6d69_6772; // "ihf_migr"
 
@@ -52,14 +55,23 @@ pub async fn run(database_url: &str, with_fixture: bool) -> Result<MigrateReport
     } else {
         check_framework_tables(&client).await?;
     }
-    let report = migrations::runner().run_async(&mut client).await?;
+    // Up to the last migration before the logs are partitioned; then, with
+    // the logs still plain tables, what makes that migration's locks short
+    // (src/logs/history.rs), outside any transaction; then the rest.
+    let before = migrations::runner()
+        .set_target(refinery::Target::Version(LAST_UNPARTITIONED))
+        .run_async(&mut client)
+        .await?;
+    crate::logs::history::prepare(&client).await?;
+    let after = migrations::runner().run_async(&mut client).await?;
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATE_LOCK_KEY])
         .await?;
     Ok(MigrateReport {
-        applied: report
+        applied: before
             .applied_migrations()
             .iter()
+            .chain(after.applied_migrations())
             .map(|m| m.to_string())
             .collect(),
         current_version: Some(latest_version()),

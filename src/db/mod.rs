@@ -75,6 +75,8 @@ pub mod sql {
         OPERATOR_NOTIFICATIONS_FINISH = "operator_notifications_finish.sql";
         OPERATOR_NOTIFICATIONS_DEPTH = "operator_notifications_depth.sql";
         SCHEMA_HISTORY_VERSIONS = "schema_history_versions.sql";
+        LOG_PARTITIONS_LIST = "log_partitions_list.sql";
+        SUBSCRIPTIONS_PURGE_DELETED = "subscriptions_purge_deleted.sql";
     }
     /// Stand-ins for the framework tables (`migrate --with-fixture`).
     pub const FRAMEWORK_FIXTURE: &str = include_str!("../../sql/framework_fixture.sql");

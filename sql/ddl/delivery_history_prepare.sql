@@ -1,0 +1,4 @@
+-- The delivery log's event index on its history, built CONCURRENTLY before
+-- the migration attaches the table (see log_history_prepare.sql).
+CREATE INDEX CONCURRENTLY IF NOT EXISTS webhook_deliveries_history_event_idx
+    ON webhook_deliveries (((payload->>'id')::uuid));

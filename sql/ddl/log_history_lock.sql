@@ -1,0 +1,3 @@
+-- Before the history partition is re-made: no insert may land in it between
+-- the check that it is empty and its drop.
+LOCK TABLE {partition} IN ACCESS EXCLUSIVE MODE;
