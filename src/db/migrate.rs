@@ -46,10 +46,20 @@ pub async fn run(database_url: &str, with_fixture: bool) -> Result<MigrateReport
     let mut client = db::connect(database_url)
         .await
         .map_err(MigrateError::Connect)?;
-    // Session-level lock: released when this connection closes, even on error.
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
-        .await?;
+    // Session-level lock: released when this connection closes, even on
+    // error. Asked for without waiting, between sleeps: a replica blocked in
+    // pg_advisory_lock would be a running transaction, which the holder's
+    // CREATE INDEX CONCURRENTLY waits for, a deadlock.
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&MIGRATE_LOCK_KEY])
+            .await?
+            .get(0);
+        if got {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     if with_fixture {
         client.batch_execute(sql::FRAMEWORK_FIXTURE).await?;
     } else {

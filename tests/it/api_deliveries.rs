@@ -7,6 +7,13 @@ use uuid::Uuid;
 
 use crate::harness::{create_consumer_with_key, problem, texts, Receiver, TestApp, WAIT};
 
+/// `hh:mm:ss` yesterday (UTC), as RFC 3339: inside the log's partitions and
+/// its retention.
+fn at(time: &str) -> String {
+    let yesterday = chrono::Utc::now().date_naive() - chrono::Days::new(1);
+    format!("{yesterday}T{time}Z")
+}
+
 /// Appends an attempt-log row directly (the worker writes them in real life).
 async fn log_row(app: &TestApp, subscription: Uuid, status: &str, at: &str, code: Option<i32>) {
     app.pg
@@ -54,10 +61,10 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
     let (sub, _) = app
         .subscribe("annotation.created", "http://127.0.0.1:9/hook")
         .await;
-    log_row(&app, sub, "pending", "2030-01-01T10:00:00Z", None).await;
-    log_row(&app, sub, "failed", "2030-01-01T10:00:01Z", Some(500)).await;
-    log_row(&app, sub, "failed", "2030-01-01T10:05:00Z", Some(500)).await;
-    log_row(&app, sub, "delivered", "2030-01-01T10:35:00Z", Some(204)).await;
+    log_row(&app, sub, "pending", &at("10:00:00"), None).await;
+    log_row(&app, sub, "failed", &at("10:00:01"), Some(500)).await;
+    log_row(&app, sub, "failed", &at("10:05:00"), Some(500)).await;
+    log_row(&app, sub, "delivered", &at("10:35:00"), Some(204)).await;
     let path = format!("/api/v2/webhooks/{sub}/deliveries");
     let list = |query: String| {
         let path = format!("{path}?{query}");
@@ -67,10 +74,10 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
 
     let failed: Value = list("status=failed".into()).await.json().await.unwrap();
     let times: Vec<&str> = texts(&failed["data"], "attempted_at");
-    assert_eq!(times, ["2030-01-01T10:05:00Z", "2030-01-01T10:00:01Z"]);
+    assert_eq!(times, [at("10:05:00"), at("10:00:01")]);
     assert_eq!(failed["data"][0]["error_message"], "HTTP 500; retry in 5 s");
 
-    let since: Value = list("since=2030-01-01T10:05:00Z".into())
+    let since: Value = list(format!("since={}", at("10:05:00")))
         .await
         .json()
         .await
@@ -98,10 +105,10 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
     assert_eq!(
         seen,
         [
-            "2030-01-01T10:35:00Z",
-            "2030-01-01T10:05:00Z",
-            "2030-01-01T10:00:01Z",
-            "2030-01-01T10:00:00Z"
+            at("10:35:00"),
+            at("10:05:00"),
+            at("10:00:01"),
+            at("10:00:00")
         ]
     );
 
@@ -133,7 +140,7 @@ async fn another_consumer_cannot_read_change_delete_or_list_a_consumers_subscrip
     let (mine, _) = app
         .subscribe("annotation.created", "http://127.0.0.1:9/hook")
         .await;
-    log_row(&app, mine, "failed", "2030-01-01T10:00:00Z", Some(500)).await;
+    log_row(&app, mine, "failed", &at("10:00:00"), Some(500)).await;
     let (_, intruder) = create_consumer_with_key(&app.pg, "intruder").await;
 
     let one = format!("/api/v2/webhooks/{mine}");
@@ -174,7 +181,7 @@ async fn a_deleted_subscriptions_deliveries_are_gone_from_the_api_but_kept_in_th
     let (sub, _) = app
         .subscribe("annotation.created", "http://127.0.0.1:9/hook")
         .await;
-    log_row(&app, sub, "delivered", "2030-01-01T10:00:00Z", Some(200)).await;
+    log_row(&app, sub, "delivered", &at("10:00:00"), Some(200)).await;
     let one = format!("/api/v2/webhooks/{sub}");
     let delete = app.send(Method::DELETE, &one, &app.key).await;
     assert_eq!(delete.status(), 204);
