@@ -16,6 +16,7 @@ use crate::db::{self, PoolKind};
 use crate::delivery::client::WebhookClient;
 use crate::delivery::ssrf::TargetPolicy;
 use crate::delivery::{queue_gauges, Worker};
+use crate::logs;
 use crate::metrics::Metrics;
 use crate::notify;
 
@@ -47,6 +48,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("IHF_LISTEN: cannot listen on {}: {e}", config.listen))?;
         let doorbell = parts.worker.then(|| Arc::new(Doorbell::default()));
         seal_secrets_at_rest(&config, &api_pool).await?;
+        first_log_upkeep(&config, &api_pool).await;
         Ok(App {
             config,
             parts,
@@ -75,18 +77,9 @@ impl App {
         let webhook_client = WebhookClient::new(policy, self.config.delivery_timeout)
             .with_sealer(Sealer::new(&self.config.secret_keys));
         let mut tasks = tokio::task::JoinSet::new();
-        // Both halves write a log: partitions for it come first.
-        let settings = crate::logs::upkeep::Settings::of(&self.config);
-        let mut upkeep_client = self.api_pool.get().await;
-        if let Ok(client) = upkeep_client.as_mut() {
-            if let Err(e) = crate::logs::upkeep::run_once(client, &settings).await {
-                tracing::warn!(error = %format_args!("{e:#}"), "log partition upkeep failed at startup; will retry");
-            }
-        }
-        drop(upkeep_client);
-        tasks.spawn(crate::logs::upkeep::run(
+        tasks.spawn(logs::upkeep::run(
             self.api_pool.clone(),
-            settings,
+            logs::upkeep::Settings::of(&self.config),
             cancel.clone(),
         ));
         let mut worker_pool = None;
@@ -182,6 +175,25 @@ impl App {
         while tasks.join_next().await.is_some() {}
         self.api_pool.close();
         Ok(())
+    }
+}
+
+/// Both halves write a log: its partitions come before anything runs. A
+/// failure (an unmigrated database, say) is logged; the periodic upkeep
+/// tries again.
+async fn first_log_upkeep(config: &Config, pool: &deadpool_postgres::Pool) {
+    let settings = logs::upkeep::Settings::of(config);
+    let pass = async {
+        let mut client = pool.get().await?;
+        logs::upkeep::run_once(&mut client, &settings).await
+    };
+    match pass.await {
+        Ok(report) => {
+            tracing::info!(created = ?report.created, dropped = ?report.dropped, "log partitions")
+        }
+        Err(e) => {
+            tracing::warn!(error = %format_args!("{e:#}"), "log partition upkeep failed at startup; will retry")
+        }
     }
 }
 

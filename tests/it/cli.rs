@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::harness::{texts, TestDb};
 
-fn ihf(db_url: &str, args: &[&str]) -> std::process::Output {
+pub(crate) fn ihf(db_url: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_ihf-webhooks"))
         .args(args)
         .env("DATABASE_URL", db_url)
@@ -15,7 +15,7 @@ fn ihf(db_url: &str, args: &[&str]) -> std::process::Output {
         .expect("the binary runs")
 }
 
-fn stdout_json(out: &std::process::Output) -> Value {
+pub(crate) fn stdout_json(out: &std::process::Output) -> Value {
     assert!(
         out.status.success(),
         "stderr: {}",

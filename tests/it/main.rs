@@ -29,5 +29,6 @@ mod operator;
 mod process;
 mod recover;
 mod restart;
+mod retention;
 mod schema;
 mod sdk;
