@@ -63,6 +63,10 @@ enum Command {
         /// First create stand-ins for the framework tables if they are missing.
         #[arg(long)]
         with_fixture: bool,
+        /// Apply the migrations up to this version only (to rehearse an
+        /// upgrade from an older schema).
+        #[arg(long, value_name = "VERSION")]
+        until: Option<i32>,
     },
     /// Run the delivery worker and the HTTP side until SIGTERM/SIGINT.
     Serve {
@@ -204,8 +208,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::from_env()?;
     telemetry::init(config.log_json)?;
     match cli.command {
-        Command::Migrate { with_fixture } => {
-            let report = migrate::run(config.database_url.expose(), with_fixture).await?;
+        Command::Migrate {
+            with_fixture,
+            until,
+        } => {
+            let last = until.unwrap_or_else(migrate::latest_version);
+            if !(1..=migrate::latest_version()).contains(&last) {
+                anyhow::bail!(
+                    "--until: {last} is not a migration version (1 to {})",
+                    migrate::latest_version()
+                );
+            }
+            let report =
+                migrate::run_until(config.database_url.expose(), with_fixture, last).await?;
             print_json(&report)
         }
         Command::Maintain => {

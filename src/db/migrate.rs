@@ -88,11 +88,22 @@ pub async fn run_until(
         .map(|m| m.to_string())
         .collect();
     if last > LAST_UNPARTITIONED {
+        let started = std::time::Instant::now();
         crate::logs::history::prepare(&client).await?;
+        let prepared_ms = started.elapsed().as_millis() as u64;
+        let started = std::time::Instant::now();
         let after = migrations::runner()
             .set_target(refinery::Target::Version(last))
             .run_async(&mut client)
             .await?;
+        if !after.applied_migrations().is_empty() {
+            // The second is what holds locks (bench/upgrade_lock_time.sh reads it).
+            tracing::info!(
+                prepared_ms,
+                migrations_ms = started.elapsed().as_millis() as u64,
+                "prepared the logs, then applied the migrations after V{LAST_UNPARTITIONED}"
+            );
+        }
         applied.extend(after.applied_migrations().iter().map(|m| m.to_string()));
     }
     client
