@@ -221,6 +221,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let report =
                 migrate::run_until(config.database_url.expose(), with_fixture, last).await?;
+            if last >= migrate::FIRST_PARTITIONED {
+                // The logs' partitions at once, so that even an older replica
+                // still running finds them (serve keeps them up from then on).
+                let mut client = connect(&config).await?;
+                let settings = crate::logs::upkeep::Settings::of(&config);
+                match crate::logs::upkeep::run_once(&mut client, &settings).await {
+                    Ok(done) => {
+                        tracing::info!(created = ?done.created, dropped = ?done.dropped, "log partitions")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format_args!("{e:#}"), "log partition upkeep failed; serve or maintain will retry")
+                    }
+                }
+            }
             print_json(&report)
         }
         Command::Maintain => {

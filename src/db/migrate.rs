@@ -17,8 +17,9 @@ pub const FRAMEWORK_TABLES: [&str; 7] = [
     "outcome_signals",
 ];
 
-/// The migration after this one partitions the logs (V14).
-const LAST_UNPARTITIONED: i32 = 13;
+/// The migration that partitions the logs (V14), and the one before it.
+pub const FIRST_PARTITIONED: i32 = 14;
+const LAST_UNPARTITIONED: i32 = FIRST_PARTITIONED - 1;
 
 /// Any key works as long as every replica uses the same one.
 const MIGRATE_LOCK_KEY: i64 = 0x6968_665f_6d69_6772; // "ihf_migr"

@@ -77,13 +77,39 @@ pub fn to_make_ahead(
     interval: Duration,
 ) -> Vec<Partition> {
     let until = now + ahead(interval);
-    let mut cursor = match existing.iter().map(|p| p.ends).max() {
+    let cursor = match existing.iter().map(|p| p.ends).max() {
         Some(end) => end,
         None => floor(now, interval),
     };
+    steps(log, cursor, until, now, interval, Cut::Aligned)
+}
+
+/// Where the last of [`steps`] ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cut {
+    /// At an interval boundary at or past the end (covering ahead).
+    Aligned,
+    /// Exactly at the end (filling a gap up to the next partition).
+    Exact,
+}
+
+/// Partitions from `from` until `to` is covered: a stretch wholly before the
+/// current interval as one partition, then one per interval.
+fn steps(
+    log: &Log,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+    interval: Duration,
+    cut: Cut,
+) -> Vec<Partition> {
     let mut made = Vec::new();
-    while cursor < until {
-        let next = (floor(cursor, interval) + interval).max(floor(now, interval));
+    let mut cursor = from;
+    while cursor < to {
+        let mut next = (floor(cursor, interval) + interval).max(floor(now, interval));
+        if cut == Cut::Exact {
+            next = next.min(to);
+        }
         made.push(regular(log, cursor, next));
         cursor = next;
     }
@@ -150,7 +176,9 @@ pub fn to_retire(
             ends: end,
         });
         if let Some(oldest) = oldest.filter(|o| *o > end) {
-            retire.make.push(regular(log, end, oldest));
+            retire
+                .make
+                .extend(steps(log, end, oldest, now, interval, Cut::Exact));
         }
     }
     retire
@@ -377,15 +405,13 @@ mod tests {
             retire.make,
             vec![
                 history("2026-09-04T00:00:00Z"),
-                part("2026-09-04T00:00:00Z", "2026-12-03T08:00:00Z"),
+                part("2026-09-04T00:00:00Z", "2026-12-03T00:00:00Z"),
+                part("2026-12-03T00:00:00Z", "2026-12-03T08:00:00Z"),
             ]
         );
         // Once made, it stays, also days later.
-        let reshaped = [
-            retire.make[0].clone(),
-            retire.make[1].clone(),
-            existing[1].clone(),
-        ];
+        let mut reshaped = retire.make.clone();
+        reshaped.push(existing[1].clone());
         assert_eq!(
             to_retire(&DELIVERIES, &reshaped, now, DAY, days(90), true),
             Retire::default()
@@ -395,6 +421,35 @@ mod tests {
             to_retire(&DELIVERIES, &reshaped, later, DAY, days(90), true),
             Retire::default()
         );
+    }
+
+    #[test]
+    fn a_gap_reaching_past_now_is_split_where_now_begins() {
+        // A new log whose history (empty) ends a few minutes ahead.
+        let existing = [
+            history("2026-12-03T09:10:00Z"),
+            part("2026-12-03T09:10:00Z", "2026-12-03T09:11:00Z"),
+        ];
+        let now = at("2026-12-03T09:03:30Z");
+        let retire = to_retire(
+            &DELIVERIES,
+            &existing,
+            now,
+            MINUTE,
+            Retention::For(MINUTE * 2),
+            true,
+        );
+        assert_eq!(retire.make[0], history("2026-12-03T09:01:00Z"));
+        assert_eq!(
+            retire.make[1],
+            part("2026-12-03T09:01:00Z", "2026-12-03T09:03:00Z")
+        );
+        assert_eq!(
+            retire.make[2],
+            part("2026-12-03T09:03:00Z", "2026-12-03T09:04:00Z")
+        );
+        assert_eq!(retire.make.last().unwrap().ends, at("2026-12-03T09:10:00Z"));
+        assert_eq!(retire.make.len(), 1 + 1 + 7);
     }
 
     #[test]
