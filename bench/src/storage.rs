@@ -19,7 +19,7 @@ use crate::receiver::Receiver;
 use crate::service::{connect, BenchDb, Service};
 use crate::{subscribe_fanout, Args, Row};
 
-/// What the project aims at in the steady case (README, "Storage").
+/// The steady case's target (PERFORMANCE.md, "Storage").
 const TARGET_BYTES_PER_EVENT: f64 = 900.0;
 
 /// Annotation rows `$1..=$2` of about 300 bytes each as stored (the tuple
