@@ -6,8 +6,11 @@
 //! receiver.
 
 mod ceiling;
+mod footprint;
 mod receiver;
 mod service;
+mod soak;
+mod storage;
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -25,11 +28,13 @@ use service::{connect, BenchDb, Service};
 #[command(about = "Benchmarks for ihf-webhooks (build with --release)")]
 struct Args {
     /// Scenarios to run, comma-separated: ceiling, throughput, fanout,
-    /// latency, backlog, fairness, host, api. Run `ceiling` first: every later
-    /// throughput is then also reported as a fraction of it.
+    /// latency, backlog, fairness, host, api, storage, soak. Run `ceiling`
+    /// first: every later throughput is then also reported as a fraction of
+    /// it. `storage` and `soak` measure bytes, not speed; the soak takes
+    /// minutes and runs only when asked for.
     #[arg(
         long,
-        default_value = "ceiling,throughput,fanout,latency,backlog,fairness,host,api"
+        default_value = "ceiling,throughput,fanout,latency,backlog,fairness,host,api,storage"
     )]
     scenarios: String,
     /// Seconds for each of the two ceilings (HTTP only, database only).
@@ -63,6 +68,27 @@ struct Args {
     /// Seconds per run of the host-cost scenario (pgbench).
     #[arg(long, default_value_t = 10)]
     host_seconds: u64,
+    /// Annotation rows for each storage case (steady and burst).
+    #[arg(long, default_value_t = 20_000)]
+    storage_rows: u64,
+    /// Rows/s in the steady storage case.
+    #[arg(long, default_value_t = 2_000)]
+    storage_rate: u64,
+    /// Rows per insert statement in the steady storage case.
+    #[arg(long, default_value_t = 100)]
+    storage_batch: u64,
+    /// Minutes of load in the soak.
+    #[arg(long, default_value_t = 8.0)]
+    soak_minutes: f64,
+    /// Annotation rows/s in the soak (one subscription).
+    #[arg(long, default_value_t = 200)]
+    soak_rate: u64,
+    /// Authenticated API requests/s in the soak (`GET /api/v2/webhooks`).
+    #[arg(long, default_value_t = 20)]
+    soak_api_rate: u64,
+    /// Seconds between the soak's footprint samples.
+    #[arg(long, default_value_t = 30.0)]
+    soak_sample_seconds: f64,
     /// Write the results as JSON here too.
     #[arg(long)]
     json: Option<std::path::PathBuf>,
@@ -135,6 +161,16 @@ async fn main() -> anyhow::Result<()> {
             "fairness" => rows.extend(fairness(&args).await?),
             "host" => rows.extend(host_cost(&args)?),
             "api" => rows.push(api(&args).await?),
+            "storage" => {
+                let steady = storage::Load::Steady {
+                    rate: args.storage_rate,
+                    batch: args.storage_batch,
+                };
+                for load in [steady, storage::Load::Burst] {
+                    rows.push(storage::run(&args, load).await?);
+                }
+            }
+            "soak" => rows.push(soak::run(&args).await?),
             other => anyhow::bail!("unknown scenario {other:?}"),
         }
         eprintln!(
