@@ -430,7 +430,7 @@ fn within(
 
 /// Whole minutes, at least one: partition names carry the minute they start.
 fn partition_interval(value: Duration) -> Result<Duration, ConfigError> {
-    if value < Duration::from_secs(60) || value.as_millis() % 60_000 != 0 {
+    if value < Duration::from_secs(60) || !value.as_millis().is_multiple_of(60_000) {
         return Err(err(
             "IHF_LOG_PARTITION_INTERVAL",
             "must be a whole number of minutes, at least 1m (e.g. 1d, 6h, 1m)",
