@@ -15,14 +15,26 @@ WITH taken AS (
     DELETE FROM ihf_outbox
      WHERE seq = ANY (ARRAY(SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
     RETURNING seq, event_type, data, occurred_at
-), events AS (
+), hashed AS (
     -- The id is a function of the captured row (migrations/V9), so an event
-    -- fanned out again after a lost commit keeps it.
-    SELECT t.seq,
-           md5(i.event_id_salt::text || ':' || t.seq || ':'
-               || (extract(epoch FROM t.occurred_at) * 1000000)::bigint)::uuid AS event_id,
-           t.event_type, t.data, t.occurred_at
+    -- fanned out again after a lost commit keeps it: md5(salt:seq:µs), laid
+    -- out as a UUIDv7 (RFC 9562 section 5.7) whose first 48 bits are the
+    -- capture time in Unix milliseconds. Ids then sort by capture time, and a
+    -- reader can bound a search of the log by the time an id carries.
+    SELECT t.seq, t.event_type, t.data, t.occurred_at,
+           decode(md5(i.event_id_salt::text || ':' || t.seq || ':'
+                      || (extract(epoch FROM t.occurred_at) * 1000000)::bigint), 'hex') AS h,
+           floor(extract(epoch FROM t.occurred_at) * 1000)::bigint AS unix_ms
       FROM taken t CROSS JOIN ihf_installation i
+), events AS (
+    SELECT seq,
+           encode(set_byte(set_byte(
+                      overlay(h PLACING substring(int8send(unix_ms) FROM 3 FOR 6) FROM 1 FOR 6),
+                      6, (get_byte(h, 6) & 15) | 112),   -- version 7: 0111xxxx
+                  8, (get_byte(h, 8) & 63) | 128),       -- RFC variant: 10xxxxxx
+                  'hex')::uuid AS event_id,
+           event_type, data, occurred_at
+      FROM hashed
 ), targets AS (
     SELECT e.seq, e.event_id, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
            jsonb_build_object(
