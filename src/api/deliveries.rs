@@ -101,7 +101,10 @@ impl Delivery {
     }
 }
 
-/// A subscription's attempt log, newest first.
+/// A subscription's attempt log, newest first: every row. A delivery's later
+/// rows store only the event's reference and are shown with its first row's
+/// body; once that row is past the log's retention (`IHF_DELIVERY_RETENTION`)
+/// they are shown with the reference alone.
 #[utoipa::path(
     get,
     path = "/api/v2/webhooks/{id}/deliveries",

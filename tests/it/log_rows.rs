@@ -307,6 +307,12 @@ async fn a_row_whose_body_row_is_gone_is_listed_as_it_is_and_its_event_is_gone()
     .await;
     let detail = gone["detail"].as_str().unwrap();
     assert!(detail.contains("IHF_DELIVERY_RETENTION"), "{detail}");
+    let documented = &ihf_webhooks::api::openapi::document()["paths"]
+        ["/api/v2/webhooks/{id}/events/{event_id}/redeliver"]["post"]["responses"];
+    assert!(
+        documented["410"].is_object(),
+        "410 is in the OpenAPI document"
+    );
     assert_eq!(app.count("SELECT count(*) FROM ihf_jobs").await, 0);
 
     // Recovery skips it too, and still takes an event whose body is there.
