@@ -289,7 +289,7 @@ async fn redeliver(
         ));
     }
     // Rows without the body row, or none at all for an id older than what
-    // the log keeps: the event was delivered, but the log no longer has it.
+    // the log keeps: the event was there, but the log no longer holds its body.
     if logged || past_retention(&event_id, state.delivery_retention, Utc::now()) {
         return Err(Problem::new(
             StatusCode::GONE,
