@@ -165,7 +165,8 @@ CREATE TABLE public.ihf_jobs (
     attempts integer DEFAULT 0 NOT NULL,
     run_at timestamp with time zone DEFAULT now() NOT NULL,
     claimed_by uuid,
-    created_at timestamp with time zone DEFAULT now() NOT NULL
+    created_at timestamp with time zone DEFAULT now() NOT NULL,
+    envelope_logged boolean DEFAULT true NOT NULL
 );
 
 ALTER TABLE public.ihf_jobs ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (

@@ -687,8 +687,14 @@
 
   function deliveryRows(d, subscription, out) {
     const kind = { delivered: "good", failed: "bad", pending: "muted" }[d.status] || "muted";
+    // A delivery's later rows are shown with its first row's body; once that
+    // row is past the log's retention only the event's reference is left.
+    const bodyGone = d.payload && typeof d.payload === "object" && !("data" in d.payload);
     const envelope = el("tr", { class: "envelope", hidden: true },
-      el("td", { colspan: 7 }, el("pre", {}, JSON.stringify(d.payload, null, 2))));
+      el("td", { colspan: 7 },
+        bodyGone && el("p", { class: "muted body-gone" },
+          "The body is past the delivery log's retention; only the event's reference is left."),
+        el("pre", {}, JSON.stringify(d.payload, null, 2))));
     const show = button("Envelope", () => {
       envelope.hidden = !envelope.hidden;
       show.setAttribute("aria-expanded", String(!envelope.hidden));

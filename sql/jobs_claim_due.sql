@@ -13,7 +13,9 @@
 -- the dispatcher releases the excess before starting anything
 -- (sql/jobs_release.sql). A hanging receiver's backlog costs one probe.
 -- One short statement: no transaction stays open while the HTTP call runs.
--- attempts is bumped here and fences the finish (jobs_finish.sql).
+-- attempts is bumped here and fences the finish (jobs_finish.sql), which
+-- also learns from envelope_logged whether the attempt's log row carries the
+-- envelope (migrations/V15).
 WITH RECURSIVE ring(id, lap) AS (
     SELECT $8::uuid, 0
   UNION ALL
@@ -61,7 +63,7 @@ UPDATE ihf_jobs j
    AND s.id = j.subscription_id
    AND c.id = s.api_consumer_id
 RETURNING j.id, j.attempts, j.event_id, j.subscription_id, s.api_consumer_id AS consumer_id,
-          j.payload::text AS body,
+          j.payload::text AS body, j.envelope_logged,
           s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
           s.target_url, s.secret,
           CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,

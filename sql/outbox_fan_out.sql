@@ -1,9 +1,11 @@
 -- Fan a batch of captured events out to every active subscription of an active
--- consumer for the event's type: one job and one 'pending' log row each. Each
--- event gets its id here, derived from the captured row. Jobs are leased to
--- this replica at once (attempt 1, run_at = lease expiry) as far as there is
--- room, so the dispatcher starts them without claiming them again; the rest
--- are due now for any replica's claim.
+-- consumer for the event's type: one job each. Each event gets its id here,
+-- derived from the captured row. Jobs are leased to this replica at once
+-- (attempt 1, run_at = lease expiry) as far as there is room, so the
+-- dispatcher starts them without claiming them again; they log nothing yet
+-- (envelope_logged false: their first attempt's row carries the envelope,
+-- migrations/V15). The rest are due now for any replica's claim and have to
+-- wait, so each gets a 'pending' log row with the envelope.
 -- $1: events to take; $2: jobs to lease at most (free slots); $3: lease in ms;
 -- $4: this replica; $5: attempts in flight per subscription at most;
 -- $6/$7: subscriptions with attempts in flight on this replica, and how many;
@@ -15,14 +17,26 @@ WITH taken AS (
     DELETE FROM ihf_outbox
      WHERE seq = ANY (ARRAY(SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
     RETURNING seq, event_type, data, occurred_at
-), events AS (
+), hashed AS (
     -- The id is a function of the captured row (migrations/V9), so an event
-    -- fanned out again after a lost commit keeps it.
-    SELECT t.seq,
-           md5(i.event_id_salt::text || ':' || t.seq || ':'
-               || (extract(epoch FROM t.occurred_at) * 1000000)::bigint)::uuid AS event_id,
-           t.event_type, t.data, t.occurred_at
+    -- fanned out again after a lost commit keeps it: md5(salt:seq:µs), laid
+    -- out as a UUIDv7 (RFC 9562 section 5.7) whose first 48 bits are the
+    -- capture time in Unix milliseconds. Ids then sort by capture time, and a
+    -- reader can bound a search of the log by the time an id carries.
+    SELECT t.seq, t.event_type, t.data, t.occurred_at,
+           decode(md5(i.event_id_salt::text || ':' || t.seq || ':'
+                      || (extract(epoch FROM t.occurred_at) * 1000000)::bigint), 'hex') AS h,
+           floor(extract(epoch FROM t.occurred_at) * 1000)::bigint AS unix_ms
       FROM taken t CROSS JOIN ihf_installation i
+), events AS (
+    SELECT seq,
+           encode(set_byte(set_byte(
+                      overlay(h PLACING substring(int8send(unix_ms) FROM 3 FOR 6) FROM 1 FOR 6),
+                      6, (get_byte(h, 6) & 15) | 112),   -- version 7: 0111xxxx
+                  8, (get_byte(h, 8) & 63) | 128),       -- RFC variant: 10xxxxxx
+                  'hex')::uuid AS event_id,
+           event_type, data, occurred_at
+      FROM hashed
 ), targets AS (
     SELECT e.seq, e.event_id, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
            jsonb_build_object(
@@ -56,24 +70,28 @@ WITH taken AS (
                AS leased
       FROM fitting f
 ), jobs AS (
-    INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by)
+    INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by, envelope_logged)
     SELECT subscription_id, event_id, payload,
            CASE WHEN leased THEN 1 ELSE 0 END,
            CASE WHEN leased THEN now() + $3::bigint * interval '1 millisecond' ELSE now() END,
-           CASE WHEN leased THEN $4::uuid END
+           CASE WHEN leased THEN $4::uuid END,
+           NOT leased
       FROM chosen
-    RETURNING id, attempts, event_id, subscription_id, payload, claimed_by
+    RETURNING id, attempts, event_id, subscription_id, payload, claimed_by, envelope_logged
 ), logged AS (
+    -- Only the jobs that wait: a leased one's first attempt is logged with
+    -- the envelope instead.
     INSERT INTO webhook_deliveries (webhook_subscription_id, payload, status, error_message)
-    SELECT subscription_id, payload, 'pending', 'scheduled: first attempt now'
+    SELECT subscription_id, payload, 'pending', 'scheduled: waiting for a free slot'
       FROM jobs
+     WHERE claimed_by IS NULL
     RETURNING 1
 ), counts AS (
-    SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM logged) AS jobs
+    SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM jobs) AS jobs
 )
 SELECT c.events, c.jobs,
        j.id, j.attempts, j.event_id, j.subscription_id, s.api_consumer_id AS consumer_id,
-       j.payload::text AS body,
+       j.payload::text AS body, j.envelope_logged,
        s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,
        s.target_url, s.secret,
        CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,

@@ -154,6 +154,7 @@ impl App {
             worker_pool,
             gate,
             max_subscriptions_per_consumer: self.config.max_subscriptions_per_consumer,
+            delivery_retention: self.config.delivery_retention,
         };
         let router = api::router(state, self.parts.api);
         let shutdown = cancel.clone();

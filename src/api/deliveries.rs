@@ -60,7 +60,8 @@ pub struct DeliveriesQuery {
     pub since: Option<DateTime<Utc>>,
 }
 
-/// One row of the attempt log: a scheduled delivery (`pending`) or an attempt.
+/// One row of the attempt log: a delivery that waits to be attempted
+/// (`pending`) or an attempt.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Delivery {
     pub id: Uuid,
@@ -75,7 +76,11 @@ pub struct Delivery {
     /// What happened, and whether and when it will be retried.
     pub error_message: Option<String>,
     pub attempted_at: DateTime<Utc>,
-    /// The envelope as sent: `{"id", "type", "timestamp", "data"}`.
+    /// The envelope as sent: `{"id", "type", "timestamp", "data"}`. A
+    /// delivery's first row stores it; its later rows store only
+    /// `{"id", "type", "timestamp"}` and are shown with the first row's body.
+    /// Once that first row is past the log's retention
+    /// (`IHF_DELIVERY_RETENTION`), such a row shows only what it stores.
     #[schema(value_type = Object)]
     pub payload: Value,
 }
@@ -96,7 +101,10 @@ impl Delivery {
     }
 }
 
-/// A subscription's attempt log, newest first.
+/// A subscription's attempt log, newest first: every row. A delivery's later
+/// rows store only the event's reference and are shown with its first row's
+/// body; once that row is past the log's retention (`IHF_DELIVERY_RETENTION`)
+/// they are shown with the reference alone.
 #[utoipa::path(
     get,
     path = "/api/v2/webhooks/{id}/deliveries",

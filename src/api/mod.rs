@@ -36,6 +36,7 @@ use deadpool_postgres::Pool;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::capture::doorbell::Doorbell;
+use crate::config::Retention;
 use crate::delivery::client::WebhookClient;
 use crate::delivery::ssrf::TargetPolicy;
 use crate::metrics::Metrics;
@@ -61,6 +62,9 @@ pub struct AppState {
     pub gate: Arc<gate::Gate>,
     /// `IHF_MAX_SUBSCRIPTIONS_PER_CONSUMER`.
     pub max_subscriptions_per_consumer: usize,
+    /// `IHF_DELIVERY_RETENTION`: tells a redelivery of an event the log no
+    /// longer holds (410) from one of an event it never had (404).
+    pub delivery_retention: Retention,
 }
 
 /// Routes behind the gate (bearer key or token, limits, scopes, request log).

@@ -23,6 +23,7 @@ use super::AppState;
 use crate::access::keys::Scope;
 use crate::db::sql;
 use crate::delivery::attempt::{parse_secrets, sign_and_send};
+use crate::delivery::event_id::{event_time, past_retention};
 use crate::delivery::headers::load_header_values;
 use crate::delivery::outcome::describe;
 use crate::delivery::signing::{self, Secret};
@@ -169,7 +170,8 @@ async fn send_test(
         sub.get("previous_secret"),
     )
     .ok_or_else(|| Problem::internal("stored webhook secret does not parse"))?;
-    let event_id = Uuid::new_v4();
+    // Time-ordered like the worker's event ids (src/delivery/event_id.rs).
+    let event_id = Uuid::now_v7();
     let attempted_at = Utc::now();
     let envelope = json!({
         "id": event_id,
@@ -249,6 +251,7 @@ pub struct Redelivery {
         (status = 202, description = "Scheduled again, with the same webhook-id and body", body = Redelivery),
         (status = 404, description = "No such subscription of the caller's, or it never had that event"),
         (status = 409, description = "The subscription is inactive"),
+        (status = 410, description = "The event's body is past the delivery log's retention (IHF_DELIVERY_RETENTION): its first row is gone, or every row of it"),
     )
 )]
 async fn redeliver(
@@ -269,20 +272,33 @@ async fn redeliver(
         ));
     }
     let stmt = client.prepare_cached(sql::JOBS_REDELIVER).await?;
-    let event_text = event_id.to_string();
-    let scheduled = client
-        .query(&stmt, &[&id, &caller.consumer_id, &event_text])
+    // An event's rows are no older than the time its id carries (UUIDv7);
+    // an id without one is looked for in the whole log.
+    let search_from = event_time(&event_id).unwrap_or(DateTime::UNIX_EPOCH);
+    let row = client
+        .query_one(&stmt, &[&id, &caller.consumer_id, &event_id, &search_from])
         .await?;
-    if scheduled.is_empty() {
-        return Err(Problem::not_found("event for this subscription"));
+    let (scheduled, logged): (bool, bool) = (row.get("scheduled"), row.get("logged"));
+    if scheduled {
+        return Ok((
+            StatusCode::ACCEPTED,
+            Json(Redelivery {
+                event_id,
+                status: "pending",
+            }),
+        ));
     }
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(Redelivery {
-            event_id,
-            status: "pending",
-        }),
-    ))
+    // Rows without the body row, or none at all for an id older than what
+    // the log keeps: the event was there, but the log no longer holds its body.
+    if logged || past_retention(&event_id, state.delivery_retention, Utc::now()) {
+        return Err(Problem::new(
+            StatusCode::GONE,
+            "Gone",
+            "the event is past the delivery log's retention (IHF_DELIVERY_RETENTION): \
+             its body is no longer stored, so it cannot be redelivered",
+        ));
+    }
+    Err(Problem::not_found("event for this subscription"))
 }
 
 /// The caller's subscription `id` with what sending to it needs; 404 when it

@@ -24,6 +24,10 @@ pub struct ClaimedJob {
     /// The subscription's consumer (for the per-consumer cap).
     pub consumer_id: Uuid,
     pub body: String,
+    /// Whether the log already holds this delivery's envelope (a 'pending'
+    /// row, or an earlier attempt's row): then this attempt's row carries only
+    /// the compact reference (migrations/V15).
+    pub envelope_logged: bool,
     pub event_type: String,
     /// When the source row was inserted (for the end-to-end lag).
     pub occurred_at: DateTime<Utc>,
@@ -45,6 +49,7 @@ impl ClaimedJob {
             subscription_id: row.get("subscription_id"),
             consumer_id: row.get("consumer_id"),
             body: row.get("body"),
+            envelope_logged: row.get("envelope_logged"),
             event_type: row.get("event_type"),
             occurred_at: row.get("occurred_at"),
             target_url: row.get("target_url"),
@@ -64,6 +69,8 @@ pub struct Finished {
     pub event_id: Uuid,
     pub attempt: i32,
     pub subscription_id: Uuid,
+    /// As claimed: whether this attempt's row carries only the compact reference.
+    pub envelope_logged: bool,
     pub attempted_at: DateTime<Utc>,
     pub latency_ms: Option<i32>,
     pub outcome: Outcome,
@@ -133,6 +140,7 @@ pub async fn run(job: &ClaimedJob, client: &WebhookClient, retry: &RetryPolicy) 
             event_id: job.event_id,
             attempt: job.attempt,
             subscription_id: job.subscription_id,
+            envelope_logged: job.envelope_logged,
             attempted_at,
             latency_ms,
             outcome,

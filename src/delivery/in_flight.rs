@@ -199,6 +199,7 @@ mod tests {
             subscription_id: subscription,
             consumer_id: consumer,
             body: String::new(),
+            envelope_logged: false,
             event_type: String::new(),
             occurred_at: chrono::Utc::now(),
             target_url: String::new(),

@@ -4,7 +4,7 @@
 //!   attempts, and when idle hold the doorbell and sleep until the NOTIFY or a
 //!   short poll;
 //! - [`fan_out`] turns captured events into jobs, leased at once to this
-//!   replica as far as it has room;
+//!   replica as far as it has room, and gives each event its id ([`event_id`]);
 //! - [`claim`] leases due jobs that wait for a replica (overflow, retries,
 //!   expired leases) within the caps kept by [`in_flight`];
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
@@ -21,6 +21,7 @@ pub(crate) mod attempt;
 pub(crate) mod claim;
 pub mod client;
 pub(crate) mod dispatcher;
+pub mod event_id;
 pub(crate) mod fan_out;
 pub(crate) mod headers;
 pub(crate) mod health;

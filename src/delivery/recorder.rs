@@ -99,6 +99,7 @@ impl Recorder {
                 &cols.messages,
                 &cols.attempted_at,
                 &cols.retry_at,
+                &cols.envelope_logged,
             ],
         )
         .await?;
@@ -167,6 +168,7 @@ struct Columns {
     messages: Vec<Option<String>>,
     attempted_at: Vec<DateTime<Utc>>,
     retry_at: Vec<Option<DateTime<Utc>>>,
+    envelope_logged: Vec<bool>,
 }
 
 impl Columns {
@@ -183,6 +185,7 @@ impl Columns {
                 .collect(),
             attempted_at: batch.iter().map(|f| f.attempted_at).collect(),
             retry_at: batch.iter().map(|f| f.outcome.retry_at).collect(),
+            envelope_logged: batch.iter().map(|f| f.envelope_logged).collect(),
         }
     }
 }

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::harness::{create_consumer_with_key, problem, texts, Receiver, TestApp, WAIT};
+use crate::harness::{create_consumer_with_key, problem, texts, Receiver, Reply, TestApp, WAIT};
 
 /// `hh:mm:ss` yesterday (UTC), as RFC 3339: inside the log's partitions and
 /// its retention.
@@ -32,9 +32,10 @@ async fn log_row(app: &TestApp, subscription: Uuid, status: &str, at: &str, code
 async fn the_attempt_log_of_a_real_delivery_is_listed_newest_first() {
     let app = TestApp::spawn().await;
     let receiver = Receiver::start().await;
+    receiver.script([Reply::status(500)]);
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.insert("annotations").await;
-    receiver.wait_for(1, WAIT).await;
+    receiver.wait_for(2, WAIT).await;
     let page: Value = crate::harness::eventually(WAIT, "the delivered row", || async {
         let page: Value = app
             .get_json(&format!("/api/v2/webhooks/{sub}/deliveries"))
@@ -44,15 +45,21 @@ async fn the_attempt_log_of_a_real_delivery_is_listed_newest_first() {
     .await;
     let rows = page["data"].as_array().unwrap();
     assert_eq!(rows[0]["status"], "delivered", "newest first");
-    assert_eq!(rows[1]["status"], "pending");
+    assert_eq!(rows[1]["status"], "failed");
     assert_eq!(rows[0]["response_code"], 200);
+    assert_eq!(rows[1]["response_code"], 500);
     assert!(rows[0]["latency_ms"].is_number());
     assert_eq!(rows[0]["event_id"], rows[1]["event_id"]);
-    assert_eq!(rows[0]["event_id"], rows[0]["payload"]["id"]);
     assert_eq!(rows[0]["event_type"], "annotation.created");
-    assert_eq!(rows[0]["payload"]["data"]["author"], "ada");
     assert!(rows[0]["attempted_at"].is_string());
     assert_eq!(page["next_cursor"], Value::Null);
+    // Both show the envelope as sent, though only the first row stores it.
+    let sent = receiver.received()[0].json();
+    for row in rows {
+        assert_eq!(row["event_id"], row["payload"]["id"]);
+        assert_eq!(row["payload"], sent);
+    }
+    assert_eq!(rows[0]["payload"]["data"]["author"], "ada");
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@ fn router() -> axum::Router {
         metrics: Default::default(),
         worker_pool: None,
         max_subscriptions_per_consumer: 100,
+        delivery_retention: ihf_webhooks::config::Retention::Forever,
     };
     api::router(state, true)
 }

@@ -35,20 +35,21 @@ async fn redirects_and_client_errors_are_failed_attempts_and_retried() {
     ]);
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.insert("annotations").await;
-    let log = log_of(&app, sub, 4).await;
-    assert_eq!(log[1].1, Some(302));
-    assert!(log[1]
+    // Attempted at once: no 'pending' row, one row per attempt.
+    let log = log_of(&app, sub, 3).await;
+    assert_eq!(log[0].1, Some(302));
+    assert!(log[0]
         .2
         .as_deref()
         .unwrap()
         .contains("redirects are not followed"));
-    assert_eq!(log[2].1, Some(400));
-    assert!(log[2]
+    assert_eq!(log[1].1, Some(400));
+    assert!(log[1]
         .2
         .as_deref()
         .unwrap()
         .starts_with("HTTP 400 Bad Request; retry 2 of 2"));
-    assert_eq!(log[3].0, "delivered");
+    assert_eq!(log[2].0, "delivered");
     assert!(
         elsewhere.received().is_empty(),
         "the redirect was not followed"
@@ -84,18 +85,18 @@ async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried
         .await;
     app.insert("annotations").await;
 
-    let log = log_of(&app, slow_sub, 3).await;
-    let msg = log[1].2.as_deref().unwrap();
+    let log = log_of(&app, slow_sub, 2).await;
+    let msg = log[0].2.as_deref().unwrap();
     assert!(
         msg.starts_with("timed out after 300ms; retry 1 of 2"),
         "{msg}"
     );
-    assert_eq!(log[1].1, None);
-    assert_eq!(log[2].0, "delivered", "retried after the timeout");
+    assert_eq!(log[0].1, None);
+    assert_eq!(log[1].0, "delivered", "retried after the timeout");
 
-    let log = log_of(&app, closed_sub, 4).await;
+    let log = log_of(&app, closed_sub, 3).await;
     assert!(
-        log[1]
+        log[0]
             .2
             .as_deref()
             .unwrap()
@@ -103,7 +104,7 @@ async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried
         "{log:?}"
     );
     assert!(
-        log[3]
+        log[2]
             .2
             .as_deref()
             .unwrap()
@@ -111,8 +112,8 @@ async fn timeouts_refused_connections_and_tls_failures_are_described_and_retried
         "{log:?}"
     );
 
-    let log = log_of(&app, tls_sub, 2).await;
-    let msg = log[1].2.as_deref().unwrap();
+    let log = log_of(&app, tls_sub, 1).await;
+    let msg = log[0].2.as_deref().unwrap();
     assert!(
         msg.starts_with("TLS handshake failed") || msg.starts_with("connection failed"),
         "{msg}"
@@ -150,9 +151,9 @@ async fn retry_after_is_honoured_on_429_and_503_up_to_the_cap() {
         second_wait < Duration::from_secs(60),
         "capped: {second_wait:?}"
     );
-    let log = log_of(&app, sub, 4).await;
+    let log = log_of(&app, sub, 3).await;
     assert_eq!(
-        (log[1].1, log[2].1, log[3].0.as_str()),
+        (log[0].1, log[1].1, log[2].0.as_str()),
         (Some(429), Some(503), "delivered")
     );
 }
@@ -164,9 +165,9 @@ async fn gone_deactivates_the_subscription_and_stops_retrying() {
     receiver.always(Reply::status(410));
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.insert("annotations").await;
-    let log = log_of(&app, sub, 2).await;
-    assert_eq!(log[1].1, Some(410));
-    assert!(log[1]
+    let log = log_of(&app, sub, 1).await;
+    assert_eq!(log[0].1, Some(410));
+    assert!(log[0]
         .2
         .as_deref()
         .unwrap()

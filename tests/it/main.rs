@@ -24,6 +24,7 @@ mod faults;
 mod hardening;
 mod interop;
 mod isolation;
+mod log_rows;
 mod observability;
 mod operator;
 mod process;

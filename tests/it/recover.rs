@@ -24,7 +24,7 @@ async fn twenty_failed_events(app: &TestApp, receiver: &Receiver) -> Vec<String>
     .await;
     app.pg
         .query(
-            "SELECT payload->>'id' FROM webhook_deliveries WHERE status = 'pending' \
+            "SELECT payload->>'id' FROM webhook_deliveries WHERE status = 'failed' \
              ORDER BY payload->>'timestamp'",
             &[],
         )
@@ -65,7 +65,8 @@ async fn one_recover_call_delivers_every_finally_failed_event_under_its_original
     let stats = app.get_json(&format!("/api/v2/webhooks/{sub}/stats")).await;
     assert_eq!(
         stats["counts"],
-        json!({"delivered": 0, "failed": 20, "pending": 20})
+        json!({"delivered": 0, "failed": 20, "pending": 0}),
+        "each attempted at once: no 'pending' row"
     );
     assert!(stats["latency_ms"]["p50"].is_i64() && stats["latency_ms"]["p95"].is_i64());
 
@@ -91,6 +92,15 @@ async fn one_recover_call_delivers_every_finally_failed_event_under_its_original
         .map(|r| r.get(0))
         .collect();
     assert_eq!(queued, order, "queued in capture order");
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM webhook_deliveries \
+             WHERE error_message = 'scheduled: recovered' AND status = 'pending' AND payload ? 'data'"
+        )
+        .await,
+        20,
+        "a recovered delivery is a new one: its 'pending' row carries the envelope"
+    );
     let health = app.get_json(&format!("/api/v2/webhooks/{sub}")).await;
     assert!(health["next_attempt_at"].is_string(), "{health}");
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use ihf_webhooks::db::sql;
+use ihf_webhooks::delivery::event_id::event_time;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::harness::{TestApp, TestDb};
@@ -143,10 +144,9 @@ async fn fan_out_rolled_back(client: &mut tokio_postgres::Client) -> Vec<(String
     ids
 }
 
-#[tokio::test]
-async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
-    let db = TestDb::migrated().await;
-    let mut client = db.client().await;
+/// A subscriber to `annotation.created` and two annotations captured by one
+/// statement (so at the same time).
+async fn two_captured_annotations(client: &tokio_postgres::Client) {
     client
         .batch_execute(
             "WITH c AS (INSERT INTO api_consumers (name) VALUES ('c') RETURNING id) \
@@ -157,6 +157,13 @@ async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
         )
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
+    let db = TestDb::migrated().await;
+    let mut client = db.client().await;
+    two_captured_annotations(&client).await;
     // The worker commits asynchronously: a crash can undo a fan-out whose
     // webhooks went out. A rollback loses it the same way.
     let first = fan_out_rolled_back(&mut client).await;
@@ -164,6 +171,43 @@ async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
     assert_eq!(first.len(), 2);
     assert_ne!(first[0].1, first[1].1);
     assert_eq!(first, again, "the same events, the same ids");
+}
+
+/// RFC 9562's UUIDv7 layout over the derivation of migrations/V9: the
+/// capture time in Unix milliseconds, version 7 and the RFC variant, every
+/// other bit from md5(salt:seq:µs) of the captured row.
+#[tokio::test]
+async fn an_event_id_is_a_uuid_v7_of_the_capture_time_over_the_rows_derived_bits() {
+    let db = TestDb::migrated().await;
+    let mut client = db.client().await;
+    two_captured_annotations(&client).await;
+    let captured: Vec<(String, chrono::DateTime<chrono::Utc>, Vec<u8>)> = client
+        .query(
+            "SELECT o.data->>'body', o.occurred_at, \
+                    decode(md5(i.event_id_salt::text || ':' || o.seq || ':' \
+                               || (extract(epoch FROM o.occurred_at) * 1000000)::bigint), 'hex') \
+               FROM ihf_outbox o CROSS JOIN ihf_installation i ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let ids = fan_out_rolled_back(&mut client).await;
+    assert_eq!(ids.len(), 2);
+    for ((body, id), (captured_body, at, md5)) in ids.iter().zip(&captured) {
+        assert_eq!(body, captured_body);
+        let to_the_ms = chrono::DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap();
+        assert_eq!(event_time(id), Some(to_the_ms), "{id} captured at {at}");
+        let b = id.as_bytes();
+        assert_eq!(b[6] >> 4, 7, "version 7: {id}");
+        assert_eq!(b[8] >> 6, 0b10, "RFC variant: {id}");
+        assert_eq!(b[6] & 0x0f, md5[6] & 0x0f);
+        assert_eq!(b[7], md5[7]);
+        assert_eq!(b[8] & 0x3f, md5[8] & 0x3f);
+        assert_eq!(&b[9..], &md5[9..]);
+    }
 }
 
 #[tokio::test]

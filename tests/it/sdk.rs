@@ -14,7 +14,7 @@ use ihf_sdk::webhooks::{self, Event, EventType, Secret, Verifier, VerifyError};
 use ihf_webhooks::access::keys::{self, Scopes};
 use uuid::Uuid;
 
-use crate::harness::{eventually, Receiver, TestApp, WAIT};
+use crate::harness::{eventually, Receiver, Reply, TestApp, WAIT};
 
 fn keyed_client(app: &TestApp) -> Client {
     Client::with_api_key(app.url(""), &app.key).unwrap()
@@ -243,28 +243,31 @@ async fn the_attempt_log_is_paged_through_as_a_stream() {
     let sub = subscribe(&client, EventType::OutcomeSignalCreated, receiver.url())
         .await
         .subscription;
+    // The first attempt fails and is retried: its retry's row stores only the
+    // event's reference and is listed with the body of the failed row.
+    receiver.script([Reply::status(500)]);
     for _ in 0..5 {
         app.insert("outcome_signals").await;
     }
-    receiver.wait_for(5, WAIT).await;
-    // A pending row and a delivered row per event, once both are recorded.
-    let rows = eventually(WAIT, "10 log rows", || async {
+    receiver.wait_for(6, WAIT).await;
+    // One row per attempt (each event attempted at once: no 'pending' row).
+    let rows = eventually(WAIT, "6 log rows", || async {
         let n = app
             .count(&format!(
                 "SELECT count(*) FROM webhook_deliveries WHERE webhook_subscription_id = '{}'",
                 sub.id
             ))
             .await;
-        (n == 10).then_some(n)
+        (n == 6).then_some(n)
     })
     .await;
 
     let all: Vec<_> = client
-        .deliveries(sub.id, DeliveryQuery::new().limit(3))
+        .deliveries(sub.id, DeliveryQuery::new().limit(4))
         .try_collect()
         .await
         .unwrap();
-    assert_eq!(all.len() as i64, rows, "4 pages of 3, every row once");
+    assert_eq!(all.len() as i64, rows, "2 pages of 4, every row once");
     assert_eq!(
         all.iter().map(|d| d.id).collect::<HashSet<_>>().len(),
         all.len()
@@ -277,6 +280,10 @@ async fn the_attempt_log_is_paged_through_as_a_stream() {
     assert!(all
         .iter()
         .all(|d| d.payload.event_type == EventType::OutcomeSignalCreated));
+    assert!(
+        all.iter().all(|d| d.payload.data["metric"] == "adoption"),
+        "every row shows the body, the retry's too"
+    );
 
     let delivered: Vec<_> = client
         .deliveries(

@@ -205,8 +205,21 @@ pub struct Delivery {
     pub error_message: Option<String>,
     /// When this row was written.
     pub attempted_at: DateTime<Utc>,
-    /// The webhook body as sent.
+    /// The webhook body as sent. A delivery's later rows are stored without
+    /// the body and shown with its first row's; once that first row is past
+    /// the delivery log's retention the body is gone, and `data` is `null`.
+    #[serde(deserialize_with = "body_or_reference")]
     pub payload: Event,
+}
+
+/// A row's `payload`: the envelope, or `{"id", "type", "timestamp"}` alone
+/// when its body is past the log's retention (read with `data` `null`).
+fn body_or_reference<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Event, D::Error> {
+    let mut value = serde_json::Value::deserialize(d)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.entry("data").or_insert(serde_json::Value::Null);
+    }
+    serde_json::from_value(value).map_err(serde::de::Error::custom)
 }
 
 /// Filters and paging for [`Client::list_deliveries`](super::Client::list_deliveries)
@@ -442,4 +455,41 @@ pub struct UsageRow {
     /// 95th percentile latency in milliseconds.
     #[serde(default)]
     pub p95_ms: Option<f64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(payload: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({
+            "id": "0190f1a2-0000-7000-8000-000000000001",
+            "event_id": payload["id"],
+            "event_type": "annotation.created",
+            "status": "failed",
+            "attempted_at": "2026-12-03T10:00:00Z",
+            "payload": payload,
+        })
+    }
+
+    #[test]
+    fn a_row_carries_its_body_or_only_the_reference_once_the_body_is_gone() {
+        let envelope = serde_json::json!({
+            "id": "e1", "type": "annotation.created",
+            "timestamp": "2026-12-03T09:59:59Z", "data": {"author": "ada"},
+        });
+        let full: Delivery = serde_json::from_value(row(envelope)).unwrap();
+        assert_eq!(full.payload.data["author"], "ada");
+
+        let reference = serde_json::json!({
+            "id": "e1", "type": "annotation.created", "timestamp": "2026-12-03T09:59:59Z",
+        });
+        let compact: Delivery = serde_json::from_value(row(reference)).unwrap();
+        assert_eq!(compact.payload.id, "e1");
+        assert_eq!(compact.payload.event_type, EventType::AnnotationCreated);
+        assert_eq!(compact.payload.data, serde_json::Value::Null);
+
+        let not_an_event = serde_json::json!({ "data": {} });
+        assert!(serde_json::from_value::<Delivery>(row(not_an_event)).is_err());
+    }
 }

@@ -284,15 +284,16 @@ fn print_delivery(delivery: &Delivery) {
 async fn summary(pg: &tokio_postgres::Client, api: &str) -> anyhow::Result<()> {
     // The service records outcomes in batches just after the receiver
     // answered; give it a moment to write the last ones.
-    // The log is append-only: a 'pending' row says a delivery was scheduled,
-    // not that it still waits; what still waits is in ihf_jobs.
+    // The log is append-only: a 'pending' row says a delivery had to wait
+    // for a free slot when it was scheduled, not that it still waits; what
+    // still waits is in ihf_jobs. A delivery attempted at once has none.
     let by_status = |rows: &[tokio_postgres::Row]| {
         rows.iter()
             .map(|r| {
                 let (status, n) = (r.get::<_, String>(0), r.get::<_, i64>(1));
                 match status.as_str() {
                     "pending" => {
-                        format!("{n} 'pending' (one written when each delivery was scheduled)")
+                        format!("{n} 'pending' (one for each delivery that had to wait)")
                     }
                     "delivered" | "failed" => format!("{n} '{status}' (one per attempt)"),
                     _ => format!("{n} '{status}'"),

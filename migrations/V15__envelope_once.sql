@@ -1,0 +1,15 @@
+-- The envelope is stored once per delivery.
+--
+-- A delivery (one job: one subscription × one event) logs its full envelope
+-- ({"id", "type", "timestamp", "data"}) in its first webhook_deliveries row
+-- only; every later row of it carries the compact {"id", "type", "timestamp"},
+-- and readers take the body from the first row. A 'pending' row is written
+-- only for a delivery that has to wait; a job leased at fan-out logs nothing
+-- until its first attempt, which then carries the envelope.
+--
+-- envelope_logged says whether this job's envelope is in the log yet. It
+-- defaults to true because every job that exists before this migration
+-- already logged its envelope in the 'pending' row written at fan-out, and
+-- because redeliveries and recoveries log it in their 'pending' row too.
+-- A constant default adds the column without rewriting the table.
+ALTER TABLE ihf_jobs ADD COLUMN envelope_logged BOOLEAN NOT NULL DEFAULT true;
