@@ -23,14 +23,12 @@ SELECT p.id, p.payload->>'id' AS event_id, p.payload->>'type' AS event_type, p.s
        coalesce(body.payload, p.payload) AS payload
   FROM page p
   LEFT JOIN LATERAL (
-    -- The text comparison lets the index of migrations/V2 serve the lookup;
-    -- the uuid one is the form an index on ((payload->>'id')::uuid) serves.
+    -- webhook_deliveries_event_idx serves this (migrations/V14).
     SELECT b.payload
       FROM webhook_deliveries b
      WHERE NOT (p.payload ? 'data')
        AND b.webhook_subscription_id = p.webhook_subscription_id
        AND (b.payload->>'id')::uuid = (p.payload->>'id')::uuid
-       AND b.payload->>'id' = p.payload->>'id'
        AND b.attempted_at >= (p.payload->>'timestamp')::timestamptz - interval '1 hour'
        AND b.attempted_at <= p.attempted_at
        AND b.payload ? 'data'

@@ -11,8 +11,7 @@
 -- all; rows but neither a body row nor a job means the body is past the
 -- log's retention).
 WITH known AS (
-    -- The text comparison lets the index of migrations/V2 serve the lookup;
-    -- the uuid one is the form an index on ((payload->>'id')::uuid) serves.
+    -- webhook_deliveries_event_idx serves this (migrations/V14).
     SELECT d.id, d.payload, d.attempted_at
       FROM webhook_deliveries d
       JOIN webhook_subscriptions s ON s.id = d.webhook_subscription_id
@@ -20,7 +19,6 @@ WITH known AS (
        AND s.api_consumer_id = $2
        AND s.deleted_at IS NULL
        AND (d.payload->>'id')::uuid = $3::uuid
-       AND d.payload->>'id' = $3::uuid::text
        AND d.attempted_at >= $4::timestamptz - interval '1 hour'
 ), original AS (
     (SELECT payload FROM known WHERE payload ? 'data' ORDER BY attempted_at, id LIMIT 1)
