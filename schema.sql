@@ -326,7 +326,10 @@ ALTER TABLE ONLY public.api_request_log
     ADD CONSTRAINT api_request_log_pkey PRIMARY KEY (id, requested_at);
 
 ALTER TABLE ONLY public.api_request_log_history
-    ADD CONSTRAINT api_request_log_history_pkey PRIMARY KEY (id, requested_at);
+    ADD CONSTRAINT api_request_log_history_id_requested_at_key UNIQUE (id, requested_at);
+
+ALTER TABLE ONLY public.api_request_log_history
+    ADD CONSTRAINT api_request_log_history_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.decision_records
     ADD CONSTRAINT decision_records_pkey PRIMARY KEY (id);
@@ -374,7 +377,10 @@ ALTER TABLE ONLY public.webhook_deliveries
     ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id, attempted_at);
 
 ALTER TABLE ONLY public.webhook_deliveries_history
-    ADD CONSTRAINT webhook_deliveries_history_pkey PRIMARY KEY (id, attempted_at);
+    ADD CONSTRAINT webhook_deliveries_history_id_attempted_at_key UNIQUE (id, attempted_at);
+
+ALTER TABLE ONLY public.webhook_deliveries_history
+    ADD CONSTRAINT webhook_deliveries_history_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.webhook_subscriptions
     ADD CONSTRAINT webhook_subscriptions_pkey PRIMARY KEY (id);
@@ -426,11 +432,11 @@ CREATE INDEX webhook_subs_failing_idx ON public.webhook_subscriptions USING btre
 
 ALTER INDEX public.api_request_log_consumer_time_idx ATTACH PARTITION public.api_request_log_history_consumer_time_idx;
 
-ALTER INDEX public.api_request_log_pkey ATTACH PARTITION public.api_request_log_history_pkey;
+ALTER INDEX public.api_request_log_pkey ATTACH PARTITION public.api_request_log_history_id_requested_at_key;
 
 ALTER INDEX public.webhook_deliveries_event_idx ATTACH PARTITION public.webhook_deliveries_history_event_idx;
 
-ALTER INDEX public.webhook_deliveries_pkey ATTACH PARTITION public.webhook_deliveries_history_pkey;
+ALTER INDEX public.webhook_deliveries_pkey ATTACH PARTITION public.webhook_deliveries_history_id_attempted_at_key;
 
 ALTER INDEX public.webhook_deliveries_sub_idx ATTACH PARTITION public.webhook_deliveries_history_sub_idx;
 

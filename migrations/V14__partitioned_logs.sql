@@ -18,17 +18,22 @@
 -- PostgreSQL requires the partition key in every unique constraint: the
 -- seed's primary key on id becomes (id, attempted_at) / (id, requested_at).
 
--- The old delivery log becomes webhook_deliveries_history.
+-- The old delivery log becomes webhook_deliveries_history. Nothing is dropped
+-- here (a dropped index's file is removed at commit, in time that grows with
+-- its size): the old text event index went CONCURRENTLY in the preparation,
+-- and the old primary key on id stays, renamed, on the history alone.
 ALTER TABLE webhook_deliveries RENAME TO webhook_deliveries_history;
+ALTER INDEX webhook_deliveries_pkey RENAME TO webhook_deliveries_history_pkey;
 ALTER INDEX webhook_deliveries_sub_idx RENAME TO webhook_deliveries_history_sub_idx;
 -- (subscription, payload->>'id' as text) is replaced by the event id as a uuid:
 -- 16 bytes a row instead of ~52, and it serves the same lookups.
-DROP INDEX webhook_deliveries_event_idx;
-ALTER TABLE webhook_deliveries_history DROP CONSTRAINT webhook_deliveries_pkey;
-CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_history_pkey
+DROP INDEX IF EXISTS webhook_deliveries_event_idx;
+CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_history_id_attempted_at_key
     ON webhook_deliveries_history (id, attempted_at);
+-- The history's part of the log's primary key.
 ALTER TABLE webhook_deliveries_history
-    ADD CONSTRAINT webhook_deliveries_history_pkey PRIMARY KEY USING INDEX webhook_deliveries_history_pkey;
+    ADD CONSTRAINT webhook_deliveries_history_id_attempted_at_key
+    UNIQUE USING INDEX webhook_deliveries_history_id_attempted_at_key;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_history_event_idx
     ON webhook_deliveries_history (((payload->>'id')::uuid));
 -- The parent's row triggers are cloned onto every partition, this one included.
@@ -64,14 +69,15 @@ CREATE TRIGGER webhook_deliveries_no_delete BEFORE DELETE ON webhook_deliveries
 CREATE TRIGGER webhook_deliveries_no_truncate BEFORE TRUNCATE ON webhook_deliveries
     FOR EACH STATEMENT EXECUTE FUNCTION webhook_deliveries_no_truncate();
 
--- The old request log becomes api_request_log_history.
+-- The old request log becomes api_request_log_history, the same way.
 ALTER TABLE api_request_log RENAME TO api_request_log_history;
+ALTER INDEX api_request_log_pkey RENAME TO api_request_log_history_pkey;
 ALTER INDEX api_request_log_consumer_time_idx RENAME TO api_request_log_history_consumer_time_idx;
-ALTER TABLE api_request_log_history DROP CONSTRAINT api_request_log_pkey;
-CREATE UNIQUE INDEX IF NOT EXISTS api_request_log_history_pkey
+CREATE UNIQUE INDEX IF NOT EXISTS api_request_log_history_id_requested_at_key
     ON api_request_log_history (id, requested_at);
 ALTER TABLE api_request_log_history
-    ADD CONSTRAINT api_request_log_history_pkey PRIMARY KEY USING INDEX api_request_log_history_pkey;
+    ADD CONSTRAINT api_request_log_history_id_requested_at_key
+    UNIQUE USING INDEX api_request_log_history_id_requested_at_key;
 
 CREATE TABLE api_request_log (
     id UUID DEFAULT uuid_generate_v4() NOT NULL,
