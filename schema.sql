@@ -323,7 +323,7 @@ ALTER TABLE ONLY public.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.api_request_log
-    ADD CONSTRAINT api_request_log_pkey PRIMARY KEY (id, requested_at);
+    ADD CONSTRAINT api_request_log_pkey PRIMARY KEY (id, requested_at) WITH (fillfactor='100');
 
 ALTER TABLE ONLY public.api_request_log_history
     ADD CONSTRAINT api_request_log_history_id_requested_at_key UNIQUE (id, requested_at);
@@ -374,7 +374,7 @@ ALTER TABLE ONLY public.requirement_candidates
     ADD CONSTRAINT requirement_candidates_pkey PRIMARY KEY (id);
 
 ALTER TABLE ONLY public.webhook_deliveries
-    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id, attempted_at);
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id, attempted_at) WITH (fillfactor='100');
 
 ALTER TABLE ONLY public.webhook_deliveries_history
     ADD CONSTRAINT webhook_deliveries_history_id_attempted_at_key UNIQUE (id, attempted_at);
@@ -404,9 +404,9 @@ CREATE INDEX api_keys_oauth_expiry_idx ON public.api_keys USING btree (expires_a
 
 CREATE UNIQUE INDEX api_keys_prefix_idx ON public.api_keys USING btree (key_prefix);
 
-CREATE INDEX api_request_log_consumer_time_idx ON ONLY public.api_request_log USING btree (api_consumer_id, requested_at DESC);
+CREATE INDEX api_request_log_consumer_time_idx ON ONLY public.api_request_log USING btree (api_consumer_id, requested_at) WITH (fillfactor='100');
 
-CREATE INDEX api_request_log_history_consumer_time_idx ON public.api_request_log_history USING btree (api_consumer_id, requested_at DESC);
+CREATE INDEX api_request_log_history_consumer_time_idx ON public.api_request_log_history USING btree (api_consumer_id, requested_at);
 
 CREATE INDEX ihf_jobs_lease_expiry_idx ON public.ihf_jobs USING btree (run_at) WHERE (claimed_by IS NOT NULL);
 
@@ -416,13 +416,13 @@ CREATE INDEX ihf_operator_exhaustions_due_idx ON public.ihf_operator_exhaustions
 
 CREATE INDEX ihf_operator_notifications_run_at_idx ON public.ihf_operator_notifications USING btree (run_at);
 
-CREATE INDEX webhook_deliveries_event_idx ON ONLY public.webhook_deliveries USING btree ((((payload ->> 'id'::text))::uuid));
+CREATE INDEX webhook_deliveries_event_idx ON ONLY public.webhook_deliveries USING btree ((((payload ->> 'id'::text))::uuid)) WITH (fillfactor='100');
 
 CREATE INDEX webhook_deliveries_history_event_idx ON public.webhook_deliveries_history USING btree ((((payload ->> 'id'::text))::uuid));
 
-CREATE INDEX webhook_deliveries_sub_idx ON ONLY public.webhook_deliveries USING btree (webhook_subscription_id, attempted_at DESC);
+CREATE INDEX webhook_deliveries_sub_idx ON ONLY public.webhook_deliveries USING btree (webhook_subscription_id, attempted_at) WITH (fillfactor='100');
 
-CREATE INDEX webhook_deliveries_history_sub_idx ON public.webhook_deliveries_history USING btree (webhook_subscription_id, attempted_at DESC);
+CREATE INDEX webhook_deliveries_history_sub_idx ON public.webhook_deliveries_history USING btree (webhook_subscription_id, attempted_at);
 
 CREATE INDEX webhook_subs_consumer_idx ON public.webhook_subscriptions USING btree (api_consumer_id);
 

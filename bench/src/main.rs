@@ -74,8 +74,11 @@ struct Args {
     /// Rows/s in the steady storage case.
     #[arg(long, default_value_t = 2_000)]
     storage_rate: u64,
-    /// Rows per insert statement in the steady storage case.
-    #[arg(long, default_value_t = 100)]
+    /// Rows per insert statement in the steady storage case: fewer than a
+    /// subscription's attempts in flight (64 by default), so that a steady
+    /// inflow starts every delivery at once; a bigger statement makes the
+    /// excess wait (and log a `pending` row), as the burst case shows.
+    #[arg(long, default_value_t = 10)]
     storage_batch: u64,
     /// Minutes of load in the soak.
     #[arg(long, default_value_t = 8.0)]

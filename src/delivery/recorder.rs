@@ -100,6 +100,7 @@ impl Recorder {
                 &cols.attempted_at,
                 &cols.retry_at,
                 &cols.envelope_logged,
+                &cols.row_ids,
             ],
         )
         .await?;
@@ -169,6 +170,8 @@ struct Columns {
     attempted_at: Vec<DateTime<Utc>>,
     retry_at: Vec<Option<DateTime<Utc>>>,
     envelope_logged: Vec<bool>,
+    /// Time-ordered (UUIDv7), so the log's primary key grows at its end.
+    row_ids: Vec<Uuid>,
 }
 
 impl Columns {
@@ -186,6 +189,7 @@ impl Columns {
             attempted_at: batch.iter().map(|f| f.attempted_at).collect(),
             retry_at: batch.iter().map(|f| f.outcome.retry_at).collect(),
             envelope_logged: batch.iter().map(|f| f.envelope_logged).collect(),
+            row_ids: batch.iter().map(|_| Uuid::now_v7()).collect(),
         }
     }
 }

@@ -44,7 +44,7 @@ pub const REQUESTS: Log = Log {
     table: "api_request_log",
     time_column: "requested_at",
     partition_ddl: "",
-    history_ddl: "",
+    history_ddl: include_str!("../../sql/ddl/request_history_prepare.sql"),
 };
 
 /// The statements of a DDL template, without its comment lines: the
@@ -75,5 +75,7 @@ mod tests {
         assert!(all.iter().all(|s| !s.contains("--")));
         assert_eq!(statements(DELIVERIES.partition_ddl).count(), 1);
         assert_eq!(statements(REQUESTS.partition_ddl).count(), 0);
+        assert_eq!(statements(DELIVERIES.history_ddl).count(), 4);
+        assert_eq!(statements(REQUESTS.history_ddl).count(), 2);
     }
 }

@@ -536,6 +536,7 @@ async fn expired_and_released_leases_log_nothing_and_keep_the_envelope_for_the_f
                         &vec![now],
                         &vec![retry_at],
                         &vec![logged],
+                        &vec![uuid::Uuid::now_v7()],
                     ],
                 )
                 .await
