@@ -22,6 +22,12 @@ pub struct BenchDb {
 
 impl BenchDb {
     pub async fn create(server: &str) -> anyhow::Result<BenchDb> {
+        Self::create_with(server, &[]).await
+    }
+
+    /// Migrated with these settings in its environment: `migrate` also makes
+    /// the logs' partitions, with `IHF_LOG_PARTITION_INTERVAL` among them.
+    pub async fn create_with(server: &str, env: &[(&str, String)]) -> anyhow::Result<BenchDb> {
         let name = format!("ihf_bench_{}", uuid::Uuid::new_v4().simple());
         connect(&format!("{server}/postgres"))
             .await?
@@ -33,6 +39,7 @@ impl BenchDb {
         };
         let status = Command::new(service_binary()?)
             .args(["migrate", "--with-fixture"])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -137,7 +137,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Row> {
     let settings: BTreeMap<&str, String> = env.iter().cloned().collect();
     let setting = |name: &str| settings.get(name).cloned().unwrap_or_default();
 
-    let db = BenchDb::create(&args.server).await?;
+    let db = BenchDb::create_with(&args.server, &env).await?;
     let secret = signing::generate_secret();
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_fanout(&db, &receiver.base(), &secret, 1).await?;
