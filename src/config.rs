@@ -625,15 +625,17 @@ mod tests {
             .starts_with("DATABASE_URL"));
     }
 
+    /// The configuration with `DATABASE_URL` and one more variable set.
+    fn with(name: &'static str, value: &'static str) -> Result<Config, ConfigError> {
+        Config::from_lookup(move |n| match n {
+            "DATABASE_URL" => Some("postgres://x".into()),
+            n if n == name => Some(value.into()),
+            _ => None,
+        })
+    }
+
     #[test]
     fn hardening_settings_have_their_defaults_and_name_themselves_when_invalid() {
-        let with = |name: &'static str, value: &'static str| {
-            Config::from_lookup(move |n| match n {
-                "DATABASE_URL" => Some("postgres://x".into()),
-                n if n == name => Some(value.into()),
-                _ => None,
-            })
-        };
         let c = with("NONE", "").unwrap();
         assert_eq!(c.http_header_timeout, Duration::from_secs(10));
         assert_eq!(c.http_body_timeout, Duration::from_secs(30));
@@ -655,13 +657,6 @@ mod tests {
 
     #[test]
     fn log_settings_have_their_defaults_and_name_themselves_when_invalid() {
-        let with = |name: &'static str, value: &'static str| {
-            Config::from_lookup(move |n| match n {
-                "DATABASE_URL" => Some("postgres://x".into()),
-                n if n == name => Some(value.into()),
-                _ => None,
-            })
-        };
         let c = with("NONE", "").unwrap();
         assert_eq!(c.log_partition_interval, Duration::from_secs(86_400));
         assert_eq!(

@@ -208,6 +208,23 @@ async fn bench_consumer(
     .await?)
 }
 
+/// A bench consumer and a static key of it with the default scopes.
+async fn bench_consumer_key(
+    client: &tokio_postgres::Client,
+    rate_limit_per_minute: i32,
+) -> anyhow::Result<String> {
+    let consumer = bench_consumer(client, rate_limit_per_minute).await?;
+    let key = ihf_webhooks::access::keys::issue(
+        client,
+        consumer.id,
+        &ihf_webhooks::access::keys::Scopes::default_scopes(),
+        "static",
+        None,
+    )
+    .await?;
+    Ok(key.key)
+}
+
 /// A consumer with `per_type` subscriptions per event type, all to `url`.
 async fn subscribe_all(
     db: &BenchDb,
@@ -659,21 +676,13 @@ fn host_cost(args: &Args) -> anyhow::Result<Vec<Row>> {
 async fn api(args: &Args) -> anyhow::Result<Row> {
     let db = BenchDb::create(&args.server).await?;
     let client = connect(&db.url()).await?;
-    let consumer = bench_consumer(&client, 10_000_000).await?;
-    let key = ihf_webhooks::access::keys::issue(
-        &client,
-        consumer.id,
-        &ihf_webhooks::access::keys::Scopes::default_scopes(),
-        "static",
-        None,
-    )
-    .await?;
+    let key = bench_consumer_key(&client, 10_000_000).await?;
     let service = Service::start(&db.url(), &args.service_env()).await?;
     let url = format!("http://127.0.0.1:{}/api/v2/webhooks", service.port);
     let rate = 1000u64;
     let seconds = args.latency_seconds;
     let (achieved, mut lat) =
-        load::fixed_rate(&url, &key.key, rate, Duration::from_secs(seconds)).await?;
+        load::fixed_rate(&url, &key, rate, Duration::from_secs(seconds)).await?;
     lat.sort_by(f64::total_cmp);
     let p = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)];
     service.stop();

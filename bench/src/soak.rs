@@ -20,7 +20,7 @@ use crate::footprint::{human, Footprint, TableSize};
 use crate::receiver::Receiver;
 use crate::service::{connect, BenchDb, Service};
 use crate::storage::insert_paced;
-use crate::{bench_consumer, subscribe_fanout, Args, Row};
+use crate::{bench_consumer_key, subscribe_fanout, Args, Row};
 
 /// The last third's largest total may exceed the middle third's by this
 /// much and still count as level: partitions are dropped a whole interval
@@ -142,15 +142,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Row> {
     let receiver = Receiver::start(secret.clone()).await?;
     subscribe_fanout(&db, &receiver.base(), &secret, 1).await?;
     let client = connect(&db.url()).await?;
-    let consumer = bench_consumer(&client, 1_000_000).await?;
-    let key = ihf_webhooks::access::keys::issue(
-        &client,
-        consumer.id,
-        &ihf_webhooks::access::keys::Scopes::default_scopes(),
-        "static",
-        None,
-    )
-    .await?;
+    let key = bench_consumer_key(&client, 1_000_000).await?;
     let service = Service::start(&db.url(), &env).await?;
     eprintln!(
         "   partitions {}, delivery retention {}, request-log retention {}; \
@@ -172,7 +164,7 @@ pub async fn run(args: &Args) -> anyhow::Result<Row> {
     let (url, rate) = (db.url(), args.soak_rate);
     let inserts = tokio::spawn(async move { insert_paced(&url, events, rate, batch).await });
     let api_url = format!("http://127.0.0.1:{}/api/v2/webhooks", service.port);
-    let (api_key, api_rate) = (key.key.clone(), args.soak_api_rate);
+    let (api_key, api_rate) = (key.clone(), args.soak_api_rate);
     let requests =
         tokio::spawn(
             async move { crate::load::fixed_rate(&api_url, &api_key, api_rate, length).await },

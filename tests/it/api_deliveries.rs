@@ -93,22 +93,12 @@ async fn deliveries_filter_by_status_and_since_and_page_with_a_capped_limit() {
     assert_eq!(statuses, ["delivered", "failed"]);
 
     // Pages of two walk the whole log once, newest first.
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let query = match &cursor {
-            Some(c) => format!("limit=2&cursor={c}"),
-            None => "limit=2".into(),
-        };
-        let page: Value = list(query).await.json().await.unwrap();
-        for row in page["data"].as_array().unwrap() {
-            seen.push(row["attempted_at"].as_str().unwrap().to_string());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let seen: Vec<String> = app
+        .every_page(&format!("/api/v2/webhooks/{sub}/deliveries"), 2)
+        .await
+        .iter()
+        .map(|row| row["attempted_at"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(
         seen,
         [

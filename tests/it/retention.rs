@@ -302,24 +302,12 @@ async fn listing_pages_across_partitions() {
         ))
         .await;
     assert!(homes >= 2, "the rows span partitions ({homes})");
-    let mut seen = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let query = match &cursor {
-            Some(c) => format!("limit=2&cursor={c}"),
-            None => "limit=2".into(),
-        };
-        let page = app
-            .get_json(&format!("/api/v2/webhooks/{sub}/deliveries?{query}"))
-            .await;
-        for row in page["data"].as_array().unwrap() {
-            seen.push(row["id"].as_str().unwrap().parse::<Uuid>().unwrap());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => break,
-        }
-    }
+    let seen: Vec<Uuid> = app
+        .every_page(&format!("/api/v2/webhooks/{sub}/deliveries"), 2)
+        .await
+        .iter()
+        .map(|row| row["id"].as_str().unwrap().parse().unwrap())
+        .collect();
     ids.reverse();
     assert_eq!(seen, ids, "newest first, each once");
 }

@@ -223,6 +223,25 @@ impl TestApp {
             .collect()
     }
 
+    /// Every row of a paged listing (`data`, `next_cursor`), `limit` a page,
+    /// with the test consumer's key.
+    pub async fn every_page(&self, path: &str, limit: u32) -> Vec<Value> {
+        let mut rows = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let query = match &cursor {
+                Some(c) => format!("limit={limit}&cursor={c}"),
+                None => format!("limit={limit}"),
+            };
+            let page = self.get_json(&format!("{path}?{query}")).await;
+            rows.extend(page["data"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return rows,
+            }
+        }
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         self.pg.query_one(sql, &[]).await.unwrap().get(0)
     }
