@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# podman on this machine: runc (no crun), cgroupfs (no systemd), and ulimits
+# podman on the CI host: runc (no crun), cgroupfs (no systemd), and ulimits
 # no higher than the machine's hard limits (the defaults ask for more).
 # (Even nproc at exactly the hard limit is refused here, so it is capped lower.)
 hard() { local v; v=$(ulimit -H "$1"); [ "$v" = unlimited ] && v=$2; [ "$v" -gt "$2" ] && v=$2; echo "$v"; }
@@ -85,7 +85,7 @@ bases_done=$(date +%s)
 # --- The image, from the unchanged Dockerfile --------------------------------
 # --pull=never: the bases above, never a registry. --format docker keeps the
 # Dockerfile's HEALTHCHECK (the OCI format has none). The host's CA certificates,
-# because crates.io is reached through this machine's TLS egress proxy. The
+# because crates.io is reached through the CI host's TLS egress proxy. The
 # Dockerfile's cache mounts keep the registry and target/ between runs.
 say "building $IMAGE"
 podman build --pull=never --network host --format docker \

@@ -1,6 +1,6 @@
 -- The partitions of log $1 (a table name) and their bounds; `starts` is NULL
 -- for the history partition (FROM MINVALUE). The bounds are read back from
--- the catalog's text form, printed and parsed in this session's settings.
+-- the catalog's text form, printed and parsed in the connection's settings.
 SELECT c.relname::text AS name,
        (regexp_match(b.bound, 'FROM \(''([^'']*)''\)'))[1]::timestamptz AS starts,
        (regexp_match(b.bound, 'TO \(''([^'']*)''\)'))[1]::timestamptz AS ends

@@ -500,7 +500,7 @@ async fn the_console_returns_to_sign_in_when_its_token_expires() {
 }
 
 /// A new browser on the console's sign-in page, watching for CSP violations
-/// (None: no browser on this machine, outside CI).
+/// (None: no browser where the tests run, outside CI).
 async fn open_console(app: &TestApp) -> Option<Browser> {
     let browser = Browser::start().await?;
     browser.goto(&app.url("/console")).await;
