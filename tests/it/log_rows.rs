@@ -434,6 +434,7 @@ async fn event_ids_are_uuid_v7_of_the_capture_time() {
 #[tokio::test]
 async fn expired_and_released_leases_log_nothing_and_keep_the_envelope_for_the_first_row() {
     let db = TestDb::migrated().await;
+    db.upkeep().await;
     let client = db.client().await;
     client
         .batch_execute(

@@ -150,6 +150,21 @@ impl TestDb {
         url_for(&self.name)
     }
 
+    /// One pass of partition upkeep with the default settings, as `serve`
+    /// and `migrate` do: the template was migrated as a library call, so its
+    /// logs' partitions end a few minutes after it was made.
+    pub async fn upkeep(&self) {
+        let config = ihf_webhooks::config::Config::from_lookup(|name| {
+            (name == "DATABASE_URL").then(|| self.url())
+        })
+        .unwrap();
+        let settings = ihf_webhooks::logs::upkeep::Settings::of(&config);
+        let mut client = self.client().await;
+        ihf_webhooks::logs::upkeep::run_once(&mut client, &settings)
+            .await
+            .unwrap();
+    }
+
     pub async fn client(&self) -> tokio_postgres::Client {
         let (client, conn) = tokio_postgres::connect(&self.url(), NoTls).await.unwrap();
         tokio::spawn(conn);
