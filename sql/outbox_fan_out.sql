@@ -4,18 +4,64 @@
 -- (attempt 1, run_at = lease expiry) as far as there is room, so the
 -- dispatcher starts them without claiming them again; they log nothing yet
 -- (envelope_logged false: their first attempt's row carries the envelope,
--- migrations/V15). The rest are due now for any replica's claim and have to
--- wait, so each gets a 'pending' log row with the envelope.
--- $1: events to take; $2: jobs to lease at most (free slots); $3: lease in ms;
--- $4: this replica; $5: attempts in flight per subscription at most;
+-- migrations/V15).
+-- An event some of whose jobs would have to wait (a subscription or consumer
+-- at its cap, no free slot) is kept back in the outbox, unless $11: there it
+-- costs nothing, while a job that waits costs a 'pending' log row with the
+-- envelope and a claim. The dispatcher sets $11 once an event has been kept
+-- back for a while (src/delivery/keep_back.rs), so that a slow or hanging
+-- receiver's events become waiting jobs and do not hold up the outbox.
+-- $1: events to look at; $2: jobs to lease at most (free slots); $3: lease
+-- in ms; $4: this replica; $5: attempts in flight per subscription at most;
 -- $6/$7: subscriptions with attempts in flight on this replica, and how many;
--- $8: attempts in flight per consumer at most; $9/$10: consumers with attempts
--- in flight on this replica, and how many.
+-- $8: attempts in flight per consumer at most; $9/$10: consumers with
+-- attempts in flight on this replica, and how many; $11: take every event
+-- looked at, the jobs that do not fit waiting (each with its 'pending' row).
 -- Returns one row per leased job, each also carrying the batch's counts; a
 -- batch that leased nothing returns one row of counts with NULL job columns.
-WITH taken AS (
+WITH candidates AS (
+    -- Looked at, not locked: only the events taken below are (another
+    -- replica's fan-out may take some of these first).
+    SELECT seq, event_type FROM ihf_outbox ORDER BY seq LIMIT $1
+), targets AS (
+    SELECT c.seq, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
+           row_number() OVER (PARTITION BY s.id ORDER BY c.seq) AS nth
+      FROM candidates c
+      JOIN webhook_subscriptions s ON s.event_type = c.event_type
+                                  AND s.is_active AND s.deleted_at IS NULL
+      JOIN api_consumers a ON a.id = s.api_consumer_id AND a.is_active
+), fitting_subscription AS (
+    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits_subscription
+      FROM targets t
+      LEFT JOIN unnest($6::uuid[], $7::int[]) AS b(subscription_id, in_flight)
+             ON b.subscription_id = t.subscription_id
+), fitting AS (
+    -- Of the jobs that fit their subscription's room, as many as fit the
+    -- consumer's (several subscriptions share it).
+    SELECT f.*,
+           f.fits_subscription
+           AND row_number() OVER (PARTITION BY f.consumer_id, f.fits_subscription ORDER BY f.seq, f.subscription_id)
+               <= $8::bigint - coalesce(b.in_flight, 0) AS fits
+      FROM fitting_subscription f
+      LEFT JOIN unnest($9::uuid[], $10::int[]) AS b(consumer_id, in_flight)
+             ON b.consumer_id = f.consumer_id
+), chosen AS (
+    SELECT f.seq, f.subscription_id,
+           f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
+               AS leased,
+           count(*) OVER (PARTITION BY f.seq) AS jobs_of_event
+      FROM fitting f
+), kept AS (
+    -- Events with a job that could not start now. An event with more jobs
+    -- than there are free slots cannot start all at once: it is taken.
+    SELECT DISTINCT seq FROM chosen WHERE NOT leased AND jobs_of_event <= $2 AND NOT $11::bool
+), taken AS (
     DELETE FROM ihf_outbox
-     WHERE seq = ANY (ARRAY(SELECT seq FROM ihf_outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED))
+     WHERE seq = ANY (ARRAY(
+               SELECT o.seq FROM ihf_outbox o
+                WHERE o.seq = ANY (ARRAY(SELECT seq FROM candidates EXCEPT ALL SELECT seq FROM kept))
+                ORDER BY o.seq
+                  FOR UPDATE SKIP LOCKED))
     RETURNING seq, event_type, data, occurred_at
 ), hashed AS (
     -- The id is a function of the captured row (migrations/V9), so an event
@@ -37,46 +83,19 @@ WITH taken AS (
                   'hex')::uuid AS event_id,
            event_type, data, occurred_at
       FROM hashed
-), targets AS (
-    SELECT e.seq, e.event_id, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
+), jobs AS (
+    INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by, envelope_logged)
+    SELECT c.subscription_id, e.event_id,
            jsonb_build_object(
                'id', e.event_id,
                'type', e.event_type,
                'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               'data', e.data) AS payload,
-           row_number() OVER (PARTITION BY s.id ORDER BY e.seq) AS nth
-      FROM events e
-      JOIN webhook_subscriptions s ON s.event_type = e.event_type
-                                  AND s.is_active AND s.deleted_at IS NULL
-      JOIN api_consumers c ON c.id = s.api_consumer_id AND c.is_active
-), fitting_subscription AS (
-    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits_subscription
-      FROM targets t
-      LEFT JOIN unnest($6::uuid[], $7::int[]) AS b(subscription_id, in_flight)
-             ON b.subscription_id = t.subscription_id
-), fitting AS (
-    -- Of the jobs that fit their subscription's room, as many as fit the
-    -- consumer's (several subscriptions share it).
-    SELECT f.*,
-           f.fits_subscription
-           AND row_number() OVER (PARTITION BY f.consumer_id, f.fits_subscription ORDER BY f.seq, f.subscription_id)
-               <= $8::bigint - coalesce(b.in_flight, 0) AS fits
-      FROM fitting_subscription f
-      LEFT JOIN unnest($9::uuid[], $10::int[]) AS b(consumer_id, in_flight)
-             ON b.consumer_id = f.consumer_id
-), chosen AS (
-    SELECT f.*,
-           f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
-               AS leased
-      FROM fitting f
-), jobs AS (
-    INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by, envelope_logged)
-    SELECT subscription_id, event_id, payload,
-           CASE WHEN leased THEN 1 ELSE 0 END,
-           CASE WHEN leased THEN now() + $3::bigint * interval '1 millisecond' ELSE now() END,
-           CASE WHEN leased THEN $4::uuid END,
-           NOT leased
-      FROM chosen
+               'data', e.data),
+           CASE WHEN c.leased THEN 1 ELSE 0 END,
+           CASE WHEN c.leased THEN now() + $3::bigint * interval '1 millisecond' ELSE now() END,
+           CASE WHEN c.leased THEN $4::uuid END,
+           NOT c.leased
+      FROM events e JOIN chosen c ON c.seq = e.seq
     RETURNING id, attempts, event_id, subscription_id, payload, claimed_by, envelope_logged
 ), logged AS (
     -- Only the jobs that wait: a leased one's first attempt is logged with
@@ -87,9 +106,13 @@ WITH taken AS (
      WHERE claimed_by IS NULL
     RETURNING 1
 ), counts AS (
-    SELECT (SELECT count(*) FROM taken) AS events, (SELECT count(*) FROM jobs) AS jobs
+    SELECT (SELECT count(*) FROM candidates) AS looked_at,
+           (SELECT count(*) FROM taken) AS events,
+           (SELECT count(*) FROM jobs) AS jobs,
+           (SELECT min(seq) FROM kept) AS first_kept,
+           (SELECT max(seq) FROM kept) AS last_kept
 )
-SELECT c.events, c.jobs,
+SELECT c.looked_at, c.events, c.jobs, c.first_kept, c.last_kept,
        j.id, j.attempts, j.event_id, j.subscription_id, s.api_consumer_id AS consumer_id,
        j.payload::text AS body, j.envelope_logged,
        s.event_type, (j.payload->>'timestamp')::timestamptz AS occurred_at,

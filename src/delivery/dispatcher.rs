@@ -19,6 +19,7 @@ use super::client::WebhookClient;
 use super::fan_out::{self, Room};
 use super::in_flight::{Caps, InFlight};
 use super::janitor;
+use super::keep_back::KeepBack;
 use super::outcome::RetryPolicy;
 use super::recorder::Recorder;
 use crate::capture::doorbell::{Arming, Doorbell};
@@ -32,6 +33,14 @@ const CLAIM_BATCH: usize = 500;
 /// few that a backlog drains one round trip per handful of events.
 const MIN_FAN_OUT: i64 = 64;
 const MAX_FAN_OUT: i64 = 1000;
+/// After a fan-out that kept events back, the next one looks at twice as
+/// many as it took, at least this many: the kept-back events are looked at
+/// again each time, so the window follows what actually fits.
+const MIN_KEPT_WINDOW: i64 = 8;
+/// While events are kept back, wait for this many attempts to end (or as
+/// many as an event makes jobs, if more; or [`LINGER_POLL`]) before the next
+/// fan-out, so that it takes a batch and not one event per statement.
+const REFILL_BATCH: usize = 16;
 /// After the last work found, how long an idle dispatcher keeps polling
 /// before it arms the doorbell, and how often it polls meanwhile. Under a
 /// steady stream of events the next one is a moment away; arming at every
@@ -86,6 +95,37 @@ struct Work {
     /// Fewer events and due jobs than asked for: the queue is empty for
     /// now, so looking again at once would only find nothing.
     drained: bool,
+    /// Events were kept back in the outbox for want of room: look again
+    /// once attempts have ended.
+    kept_back: bool,
+}
+
+/// How many events the next fan-out looks at, and which it may keep back.
+struct FanOutPacing {
+    /// Jobs per event in the last fan-out, to size the next one to the free
+    /// slots.
+    jobs_per_event: f64,
+    /// Set after a fan-out that kept events back: look at this many.
+    window: Option<i64>,
+    keep_back: KeepBack,
+}
+
+impl FanOutPacing {
+    fn events(&self, free: i64) -> i64 {
+        let sized = ((free as f64 / self.jobs_per_event.max(1.0)).ceil() as i64)
+            .clamp(MIN_FAN_OUT, MAX_FAN_OUT);
+        self.window.map_or(sized, |w| w.min(sized))
+    }
+
+    fn fanned_out(&mut self, batch: &fan_out::Batch, now: Instant) {
+        if batch.events > 0 {
+            self.jobs_per_event = batch.jobs as f64 / batch.events as f64;
+        }
+        self.window = batch
+            .kept
+            .map(|_| (2 * batch.events).clamp(MIN_KEPT_WINDOW, MAX_FAN_OUT));
+        self.keep_back.kept(batch.kept, now);
+    }
 }
 
 /// When the dispatcher runs the claim statement.
@@ -239,9 +279,11 @@ impl Worker {
             started: 0,
         };
         let freed = launch.freed.clone();
-        // Jobs per event in the last fan-out, to size the next one to the
-        // free slots.
-        let mut jobs_per_event = 1.0_f64;
+        let mut fan_out = FanOutPacing {
+            jobs_per_event: 1.0,
+            window: None,
+            keep_back: KeepBack::default(),
+        };
         let mut idle = Idle {
             bell: self.bell.clone(),
             last_work: None,
@@ -262,10 +304,18 @@ impl Worker {
             }
             // Not raced against `cancel`: a statement dropped after it ran
             // would strand leased jobs. It only waits on its own queries.
-            match self
-                .take_work(&mut launch, &mut jobs_per_event, &mut pacing)
-                .await
-            {
+            match self.take_work(&mut launch, &mut fan_out, &mut pacing).await {
+                Ok(work) if work.kept_back => {
+                    if work.events > 0 || work.started > 0 {
+                        idle.busy().await;
+                    }
+                    let until = fan_out.keep_back.deadline();
+                    let want = REFILL_BATCH.max(fan_out.jobs_per_event.ceil() as usize);
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = self.refilled(&launch, want, until) => continue,
+                    }
+                }
                 Ok(work) if work.events > 0 || work.started > 0 => {
                     idle.busy().await;
                     if !work.drained {
@@ -314,6 +364,28 @@ impl Worker {
         self.concurrency.saturating_sub(in_flight)
     }
 
+    /// While events are kept back: returns once `want` attempts have ended
+    /// (or all of them), after [`LINGER_POLL`], or at `until` (when the
+    /// kept-back events are to be taken anyway).
+    async fn refilled(&self, launch: &Launch, want: usize, until: Option<Instant>) {
+        let count = || launch.in_flight.lock().unwrap().len();
+        let before = count();
+        let mut until_at = Instant::now() + LINGER_POLL;
+        if let Some(at) = until {
+            until_at = until_at.min(at);
+        }
+        loop {
+            let now = count();
+            if now == 0 || before.saturating_sub(now) >= want {
+                return;
+            }
+            tokio::select! {
+                _ = launch.freed.notified() => {}
+                _ = tokio::time::sleep_until(until_at) => return,
+            }
+        }
+    }
+
     /// Sleeps until the next job is due, a NOTIFY, results that free
     /// capacity (nudges), an attempt ending while some cap holds jobs back,
     /// or the poll.
@@ -355,14 +427,14 @@ impl Worker {
     async fn take_work(
         &self,
         launch: &mut Launch,
-        jobs_per_event: &mut f64,
+        fanning: &mut FanOutPacing,
         pacing: &mut ClaimPacing,
     ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
         let lease_ms = self.lease.as_millis() as i64;
         let free = self.free(launch).min(CLAIM_BATCH) as i64;
-        let events =
-            ((free as f64 / jobs_per_event.max(1.0)).ceil() as i64).clamp(MIN_FAN_OUT, MAX_FAN_OUT);
+        let events = fanning.events(free);
+        let take_all = fanning.keep_back.take_all(Instant::now());
         let timer = std::time::Instant::now();
         let room = Room::new(
             free,
@@ -370,13 +442,16 @@ impl Worker {
             self.replica,
             &launch.in_flight.lock().unwrap(),
         );
-        let batch = fan_out::fan_out(&client, events, &room).await?;
-        if batch.events > 0 {
-            *jobs_per_event = batch.jobs as f64 / batch.events as f64;
+        let batch = fan_out::fan_out(&client, events, &room, take_all).await?;
+        fanning.fanned_out(&batch, Instant::now());
+        if batch.events > 0 || batch.kept.is_some() {
             tracing::debug!(
+                looked_at = batch.looked_at,
                 events = batch.events,
                 jobs = batch.jobs,
                 leased = batch.leased.len(),
+                kept_back = batch.kept.is_some(),
+                take_all,
                 ms = timer.elapsed().as_millis() as u64,
                 "fanned out"
             );
@@ -384,8 +459,9 @@ impl Worker {
         if batch.jobs > batch.leased.len() as i64 {
             pacing.known_due = true;
         }
+        let kept_back = batch.kept.is_some();
         let mut started = self.start_all(&client, batch.leased, launch).await?;
-        let mut drained = batch.events < events;
+        let mut drained = batch.looked_at < events && !kept_back;
 
         let free = self.free(launch).min(CLAIM_BATCH) as i64;
         if free > 0 && pacing.due() {
@@ -418,6 +494,7 @@ impl Worker {
             events: batch.events,
             started,
             drained,
+            kept_back,
         })
     }
 

@@ -1,7 +1,9 @@
 //! Fan-out: turns captured events (`ihf_outbox`) into one job per active
 //! subscription, and leases to this replica as many of the new jobs as it has
 //! free slots for, so they start at once instead of being claimed again (one
-//! statement per batch instead of two; see `sql/outbox_fan_out.sql`).
+//! statement per batch instead of two; see `sql/outbox_fan_out.sql`). Events
+//! that cannot start now are kept back in the outbox for a moment
+//! ([`super::keep_back`]).
 
 use deadpool_postgres::Client;
 use uuid::Uuid;
@@ -40,16 +42,26 @@ impl Room {
 }
 
 pub struct Batch {
+    /// Events looked at: fewer than asked for when the outbox had no more.
+    pub looked_at: i64,
     /// Events taken from the outbox (an event nobody subscribes to makes no job).
     pub events: i64,
+    /// The outbox sequence numbers of the first and last event kept back.
+    pub kept: Option<(i64, i64)>,
     /// Jobs created, leased or not.
     pub jobs: i64,
     /// The jobs leased to this replica, to start now.
     pub leased: Vec<ClaimedJob>,
 }
 
-/// Fans out up to `events` events.
-pub async fn fan_out(client: &Client, events: i64, room: &Room) -> anyhow::Result<Batch> {
+/// Looks at up to `events` events and fans out those whose jobs all start
+/// now, or all of them when `take_all`.
+pub async fn fan_out(
+    client: &Client,
+    events: i64,
+    room: &Room,
+    take_all: bool,
+) -> anyhow::Result<Batch> {
     let stmt = client.prepare_cached(sql::OUTBOX_FAN_OUT).await?;
     let rows = client
         .query(
@@ -65,20 +77,26 @@ pub async fn fan_out(client: &Client, events: i64, room: &Room) -> anyhow::Resul
                 &room.per_consumer,
                 &room.busy_consumers.0,
                 &room.busy_consumers.1,
+                &take_all,
             ],
         )
         .await?;
     let Some(first) = rows.first() else {
         anyhow::bail!("fan-out returned no row of counts");
     };
-    let (events, jobs) = (first.get("events"), first.get("jobs"));
+    let (looked_at, events, jobs) = (first.get("looked_at"), first.get("events"), first.get("jobs"));
+    let kept = first
+        .get::<_, Option<i64>>("first_kept")
+        .zip(first.get::<_, Option<i64>>("last_kept"));
     let leased = rows
         .iter()
         .filter(|row| row.get::<_, Option<i64>>("id").is_some())
         .map(ClaimedJob::from_row)
         .collect();
     Ok(Batch {
+        looked_at,
         events,
+        kept,
         jobs,
         leased,
     })

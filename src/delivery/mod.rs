@@ -5,6 +5,7 @@
 //!   short poll;
 //! - [`fan_out`] turns captured events into jobs, leased at once to this
 //!   replica as far as it has room, and gives each event its id ([`event_id`]);
+//!   events that cannot start yet wait in the outbox a moment ([`keep_back`]);
 //! - [`claim`] leases due jobs that wait for a replica (overflow, retries,
 //!   expired leases) within the caps kept by [`in_flight`];
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
@@ -27,6 +28,7 @@ pub(crate) mod headers;
 pub(crate) mod health;
 pub(crate) mod in_flight;
 pub(crate) mod janitor;
+pub(crate) mod keep_back;
 pub(crate) mod outcome;
 pub(crate) mod queue_gauges;
 pub(crate) mod recorder;

@@ -90,7 +90,17 @@ impl TargetPolicy {
 
     /// Resolves every A and AAAA record of `host`; all must be allowed.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, Refusal> {
-        let lookup = tokio::net::lookup_host((host, port));
+        self.resolve_with(host, tokio::net::lookup_host((host, port)))
+            .await
+    }
+
+    /// [`Self::resolve`] with the lookup given, so that the timeout can be
+    /// tested without depending on how fast the host's resolver fails.
+    async fn resolve_with<A: Iterator<Item = SocketAddr>>(
+        &self,
+        host: &str,
+        lookup: impl std::future::Future<Output = std::io::Result<A>>,
+    ) -> Result<Vec<SocketAddr>, Refusal> {
         let addrs: Vec<SocketAddr> = tokio::time::timeout(self.dns_timeout, lookup)
             .await
             .map_err(|_| Refusal::ResolveTimeout(host.to_string(), self.dns_timeout))?
@@ -430,10 +440,25 @@ mod dns_tests {
     #[tokio::test]
     async fn resolution_gives_up_after_the_dns_timeout() {
         let policy = TargetPolicy {
-            dns_timeout: Duration::ZERO,
+            dns_timeout: Duration::from_millis(20),
             ..TargetPolicy::default()
         };
-        let err = policy.resolve("example.com", 443).await.unwrap_err();
+        // A resolver that never answers.
+        let never = std::future::pending::<std::io::Result<std::vec::IntoIter<SocketAddr>>>();
+        let err = policy
+            .resolve_with("example.com", never)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Refusal::ResolveTimeout(..)), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_resolver_error_is_unresolvable() {
+        let policy = TargetPolicy::default();
+        let failed = async {
+            Err::<std::vec::IntoIter<SocketAddr>, _>(std::io::Error::other("no such host"))
+        };
+        let err = policy.resolve_with("nowhere.test", failed).await.unwrap_err();
+        assert!(matches!(err, Refusal::Unresolvable(..)), "{err:?}");
     }
 }
