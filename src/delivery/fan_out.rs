@@ -84,7 +84,11 @@ pub async fn fan_out(
     let Some(first) = rows.first() else {
         anyhow::bail!("fan-out returned no row of counts");
     };
-    let (looked_at, events, jobs) = (first.get("looked_at"), first.get("events"), first.get("jobs"));
+    let (looked_at, events, jobs) = (
+        first.get("looked_at"),
+        first.get("events"),
+        first.get("jobs"),
+    );
     let kept = first
         .get::<_, Option<i64>>("first_kept")
         .zip(first.get::<_, Option<i64>>("last_kept"));

@@ -445,10 +445,7 @@ mod dns_tests {
         };
         // A resolver that never answers.
         let never = std::future::pending::<std::io::Result<std::vec::IntoIter<SocketAddr>>>();
-        let err = policy
-            .resolve_with("example.com", never)
-            .await
-            .unwrap_err();
+        let err = policy.resolve_with("example.com", never).await.unwrap_err();
         assert!(matches!(err, Refusal::ResolveTimeout(..)), "{err:?}");
     }
 
@@ -458,7 +455,10 @@ mod dns_tests {
         let failed = async {
             Err::<std::vec::IntoIter<SocketAddr>, _>(std::io::Error::other("no such host"))
         };
-        let err = policy.resolve_with("nowhere.test", failed).await.unwrap_err();
+        let err = policy
+            .resolve_with("nowhere.test", failed)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Refusal::Unresolvable(..)), "{err:?}");
     }
 }

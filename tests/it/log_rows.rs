@@ -467,7 +467,7 @@ async fn expired_and_released_leases_log_nothing_and_keep_the_envelope_for_the_f
             sql::OUTBOX_FAN_OUT,
             &[
                 &10_i64, &10_i64, &1_i64, &replica, &64_i64, &none.0, &none.1, &128_i64, &none.0,
-                &none.1,
+                &none.1, &false,
             ],
         )
         .await
@@ -559,5 +559,142 @@ async fn expired_and_released_leases_log_nothing_and_keep_the_envelope_for_the_f
             ("failed".to_string(), envelope.clone()),
             ("delivered".to_string(), reference(&envelope)),
         ]
+    );
+}
+
+/// The fan-out statement, as the dispatcher runs it: `slots` free, the
+/// subscriptions in `busy` with that many attempts in flight (cap 64),
+/// `take_all` as the keep-back decides. (events, jobs, first and last kept).
+async fn fan_out(
+    client: &tokio_postgres::Client,
+    slots: i64,
+    busy: &[(Uuid, i32)],
+    take_all: bool,
+) -> (i64, i64, Option<i64>, Option<i64>) {
+    let (subs, counts): (Vec<Uuid>, Vec<i32>) = busy.iter().copied().unzip();
+    let none: Vec<Uuid> = Vec::new();
+    let no_counts: Vec<i32> = Vec::new();
+    let rows = client
+        .query(
+            sql::OUTBOX_FAN_OUT,
+            &[
+                &100_i64,
+                &slots,
+                &60_000_i64,
+                &Uuid::new_v4(),
+                &64_i64,
+                &subs,
+                &counts,
+                &128_i64,
+                &none,
+                &no_counts,
+                &take_all,
+            ],
+        )
+        .await
+        .unwrap();
+    let r = &rows[0];
+    (
+        r.get("events"),
+        r.get("jobs"),
+        r.get("first_kept"),
+        r.get("last_kept"),
+    )
+}
+
+/// An event that cannot start now (its subscription at its cap) stays in
+/// the outbox, logging nothing, until there is room or the dispatcher says
+/// to take it anyway: then its job waits, with its 'pending' row.
+#[tokio::test]
+async fn an_event_that_cannot_start_stays_in_the_outbox_until_room_or_taken_anyway() {
+    let db = TestDb::migrated().await;
+    db.upkeep().await;
+    let client = db.client().await;
+    let sub: Uuid = client
+        .query_one(
+            "WITH c AS (INSERT INTO api_consumers (name) VALUES ('c') RETURNING id) \
+             INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT id, 'annotation.created', 'https://example.com/hook', \
+                    'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' FROM c RETURNING id",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute("INSERT INTO annotations (body) VALUES ('one'), ('two')")
+        .await
+        .unwrap();
+    let count = |table: &'static str| {
+        let client = &client;
+        async move {
+            client
+                .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let seqs: Vec<i64> = client
+        .query("SELECT seq FROM ihf_outbox ORDER BY seq", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+
+    // At its cap: both kept back, nothing made, nothing logged.
+    assert_eq!(
+        fan_out(&client, 10, &[(sub, 64)], false).await,
+        (0, 0, Some(seqs[0]), Some(seqs[1]))
+    );
+    assert_eq!(count("ihf_outbox").await, 2);
+    assert_eq!(count("ihf_jobs").await, 0);
+    assert_eq!(count("webhook_deliveries").await, 0);
+
+    // Room for one: the first starts, the second stays.
+    assert_eq!(
+        fan_out(&client, 10, &[(sub, 63)], false).await,
+        (1, 1, Some(seqs[1]), Some(seqs[1]))
+    );
+    assert_eq!(count("ihf_outbox").await, 1);
+    assert_eq!(
+        count("webhook_deliveries").await,
+        0,
+        "a leased job logs nothing yet"
+    );
+
+    // Kept back too long: taken anyway, and its job waits with a 'pending' row.
+    assert_eq!(
+        fan_out(&client, 10, &[(sub, 64)], true).await,
+        (1, 1, None, None)
+    );
+    assert_eq!(count("ihf_outbox").await, 0);
+    let pending: (String, Value) = client
+        .query_one("SELECT status, payload FROM webhook_deliveries", &[])
+        .await
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!(pending.0, "pending");
+    assert_eq!(
+        pending.1["data"]["body"], "two",
+        "the row carries the envelope"
+    );
+
+    // An event with more jobs than there are free slots could never start
+    // all at once: it is taken, what does not fit waiting.
+    client
+        .batch_execute(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT api_consumer_id, event_type, target_url, secret FROM webhook_subscriptions; \
+             INSERT INTO annotations (body) VALUES ('three')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(fan_out(&client, 1, &[], false).await, (1, 2, None, None));
+    assert_eq!(
+        count("webhook_deliveries").await,
+        2,
+        "one more 'pending' row"
     );
 }

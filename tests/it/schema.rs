@@ -127,6 +127,7 @@ async fn fan_out_rolled_back(client: &mut tokio_postgres::Client) -> Vec<(String
                 &128_i64,
                 &no_busy.0,
                 &no_busy.1,
+                &false,
             ],
         )
         .await
