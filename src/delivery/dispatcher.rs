@@ -34,9 +34,11 @@ const CLAIM_BATCH: usize = 500;
 const MIN_FAN_OUT: i64 = 64;
 const MAX_FAN_OUT: i64 = 1000;
 /// After a fan-out that kept events back, the next one looks at twice as
-/// many as it took, at least this many: the kept-back events are looked at
-/// again each time, so the window follows what actually fits.
-const MIN_KEPT_WINDOW: i64 = 8;
+/// many as it took, and at least as many as make this many jobs: the
+/// kept-back events are looked at again each time, so the window follows
+/// what actually fits and the statement stays short. A round that took
+/// nothing (no room yet) leaves the window as it was.
+const MIN_KEPT_WINDOW_JOBS: f64 = 8.0;
 /// While events are kept back, wait for this many attempts to end (or as
 /// many as an event makes jobs, if more; or [`LINGER_POLL`]) before the next
 /// fan-out, so that it takes a batch and not one event per statement.
@@ -121,9 +123,14 @@ impl FanOutPacing {
         if batch.events > 0 {
             self.jobs_per_event = batch.jobs as f64 / batch.events as f64;
         }
-        self.window = batch
-            .kept
-            .map(|_| (2 * batch.events).clamp(MIN_KEPT_WINDOW, MAX_FAN_OUT));
+        self.window = match (batch.kept, batch.events) {
+            (None, _) => None,
+            (Some(_), 0) => self.window.or(Some(batch.looked_at)),
+            (Some(_), taken) => {
+                let least = (MIN_KEPT_WINDOW_JOBS / self.jobs_per_event.max(1.0)).ceil() as i64;
+                Some((2 * taken).max(least).clamp(1, MAX_FAN_OUT))
+            }
+        };
         self.keep_back.kept(batch.kept, now);
     }
 }
@@ -579,5 +586,64 @@ impl Worker {
         }
         drop(results);
         let _ = recorder.await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(looked_at: i64, events: i64, jobs: i64, kept: bool) -> fan_out::Batch {
+        fan_out::Batch {
+            looked_at,
+            events,
+            kept: kept.then_some((1, 2)),
+            jobs,
+            leased: Vec::new(),
+        }
+    }
+
+    fn pacing() -> FanOutPacing {
+        FanOutPacing {
+            jobs_per_event: 1.0,
+            window: None,
+            keep_back: KeepBack::default(),
+        }
+    }
+
+    #[test]
+    fn the_window_is_sized_to_the_free_slots_until_events_are_kept_back() {
+        let mut p = pacing();
+        assert_eq!(p.events(500), 500);
+        assert_eq!(p.events(10), MIN_FAN_OUT);
+        p.fanned_out(&batch(500, 500, 3000, false), Instant::now());
+        assert_eq!(p.events(500), 84, "six jobs per event");
+    }
+
+    #[test]
+    fn after_keeping_back_it_looks_at_twice_what_fitted() {
+        let mut p = pacing();
+        // One subscription at its cap of 64: 64 of 448 taken.
+        p.fanned_out(&batch(448, 64, 64, true), Instant::now());
+        assert_eq!(p.events(448), 128);
+        // A round with no room yet leaves the window alone.
+        p.fanned_out(&batch(128, 0, 0, true), Instant::now());
+        assert_eq!(p.events(448), 128);
+        // Few taken: the window shrinks, to no fewer than make 8 jobs.
+        p.fanned_out(&batch(128, 5, 5, true), Instant::now());
+        assert_eq!(p.events(448), 10);
+        p.fanned_out(&batch(10, 1, 1, true), Instant::now());
+        assert_eq!(p.events(448), 8);
+        // Nothing kept back: sized to the free slots again.
+        p.fanned_out(&batch(128, 128, 128, false), Instant::now());
+        assert_eq!(p.events(448), 448);
+    }
+
+    #[test]
+    fn events_with_many_jobs_keep_a_small_window() {
+        let mut p = pacing();
+        // 200 subscriptions per event, room for two events.
+        p.fanned_out(&batch(64, 2, 400, true), Instant::now());
+        assert_eq!(p.events(500), 4);
     }
 }

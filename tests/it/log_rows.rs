@@ -79,10 +79,11 @@ async fn a_delivery_attempted_at_once_logs_one_row_with_the_envelope_and_no_pend
 #[tokio::test]
 async fn a_delivery_that_waits_logs_a_pending_row_with_the_envelope_then_compact_attempts() {
     // One attempt in flight per subscription, and a slow receiver: the second
-    // event finds no room at fan-out and waits.
+    // event finds no room at fan-out, is kept back in the outbox for 250 ms
+    // (src/delivery/keep_back.rs), then is fanned out anyway and waits.
     let app = TestApp::spawn_setting(&[("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "1")], BOTH).await;
     let receiver = Receiver::start().await;
-    receiver.always(Reply::ok_after(Duration::from_millis(300)));
+    receiver.always(Reply::ok_after(Duration::from_millis(1500)));
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.pg
         .execute(
