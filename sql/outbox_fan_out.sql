@@ -49,12 +49,17 @@ WITH candidates AS (
     SELECT f.seq, f.subscription_id,
            f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
                AS leased,
-           count(*) OVER (PARTITION BY f.seq) AS jobs_of_event
+           count(*) OVER (PARTITION BY f.seq) AS jobs_of_event,
+           count(*) OVER (PARTITION BY f.seq, f.consumer_id) AS jobs_of_consumer
       FROM fitting f
 ), kept AS (
-    -- Events with a job that could not start now. An event with more jobs
-    -- than there are free slots cannot start all at once: it is taken.
-    SELECT DISTINCT seq FROM chosen WHERE NOT leased AND jobs_of_event <= $2 AND NOT $11::bool
+    -- Events with a job that could not start now. An event that can never
+    -- start all at once is taken: more jobs than there are free slots, or
+    -- more for one consumer than its cap.
+    SELECT seq FROM chosen
+     WHERE NOT $11::bool
+     GROUP BY seq
+    HAVING bool_or(NOT leased) AND max(jobs_of_event) <= $2 AND max(jobs_of_consumer) <= $8::bigint
 ), taken AS (
     DELETE FROM ihf_outbox
      WHERE seq = ANY (ARRAY(

@@ -698,4 +698,27 @@ async fn an_event_that_cannot_start_stays_in_the_outbox_until_room_or_taken_anyw
         2,
         "one more 'pending' row"
     );
+
+    // Nor can an event with more jobs for one consumer than its cap (128
+    // here; this consumer now has 130 subscriptions): taken, the excess
+    // waiting.
+    client
+        .batch_execute(
+            "INSERT INTO webhook_subscriptions (api_consumer_id, event_type, target_url, secret) \
+             SELECT api_consumer_id, event_type, target_url || '/' || g, secret \
+               FROM (SELECT * FROM webhook_subscriptions LIMIT 1) s, generate_series(1, 128) g; \
+             INSERT INTO annotations (body) VALUES ('four')",
+        )
+        .await
+        .unwrap();
+    assert_eq!(count("webhook_subscriptions").await, 130);
+    assert_eq!(
+        fan_out(&client, 500, &[], false).await,
+        (1, 130, None, None)
+    );
+    assert_eq!(
+        count("webhook_deliveries").await,
+        4,
+        "two more 'pending' rows: 128 started"
+    );
 }
