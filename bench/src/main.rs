@@ -6,6 +6,7 @@
 //! receiver.
 
 mod ceiling;
+mod cpu;
 mod footprint;
 mod receiver;
 mod service;
@@ -301,10 +302,12 @@ async fn fanout(args: &Args, n: usize) -> anyhow::Result<Row> {
     let events = args.fanout_deliveries.div_ceil(n).max(1);
     let expected = (events * n) as u64;
     let started = Instant::now();
+    let cpu_before = cpu::sample(service.pid());
     insert_annotations(&db.url(), events).await?;
     let last = receiver
         .wait_for(expected, Duration::from_secs(600))
         .await?;
+    let cpu = cpu_split(cpu_before, &service, expected);
     let elapsed = last - started;
     let rate = expected as f64 / elapsed.as_secs_f64();
     let rss = service.peak_rss_mib();
@@ -328,11 +331,27 @@ async fn fanout(args: &Args, n: usize) -> anyhow::Result<Row> {
     Ok(Row {
         scenario: format!("fanout, {events} events × {n} subscription(s) of one type"),
         result: format!(
-            "{rate:.0} deliveries/s ({expected} in {:.2} s; {duplicates} duplicates; peak RSS {rss:.0} MiB)",
-            elapsed.as_secs_f64()
+            "{rate:.0} deliveries/s ({expected} in {:.2} s; {duplicates} duplicates; peak RSS {rss:.0} MiB){}",
+            elapsed.as_secs_f64(),
+            describe(&cpu)
         ),
-        values: serde_json::json!({ "subscriptions": n, "events": events, "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "duplicates": duplicates, "peak_rss_mib": rss }),
+        values: serde_json::json!({ "subscriptions": n, "events": events, "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "duplicates": duplicates, "peak_rss_mib": rss, "cpu_us_per_delivery": cpu }),
     })
+}
+
+/// The CPU each part spent per delivery since `before` (None off Linux).
+fn cpu_split(
+    before: Option<cpu::Sample>,
+    service: &Service,
+    deliveries: u64,
+) -> Option<cpu::PerDelivery> {
+    let after = cpu::sample(service.pid())?;
+    Some(cpu::per_delivery(&before?, &after, deliveries))
+}
+
+fn describe(cpu: &Option<cpu::PerDelivery>) -> String {
+    cpu.map(|c| format!("; {}", c.describe()))
+        .unwrap_or_default()
 }
 
 /// About 500 bytes of text per row, so envelopes are realistically sized.
@@ -416,11 +435,13 @@ async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
     let service = Service::start(&db.url(), &args.service_env()).await?;
     let expected = (args.events * subs as usize) as u64;
     let started = Instant::now();
+    let cpu_before = cpu::sample(service.pid());
     insert_spread(&db.url(), args.events).await?;
     let inserted = started.elapsed();
     let last = receiver
         .wait_for(expected, Duration::from_secs(600))
         .await?;
+    let cpu = cpu_split(cpu_before, &service, expected);
     let elapsed = last - started;
     let rate = expected as f64 / elapsed.as_secs_f64();
     let rss = service.peak_rss_mib();
@@ -434,11 +455,12 @@ async fn throughput(args: &Args, subs: i32) -> anyhow::Result<Row> {
     Ok(Row {
         scenario: format!("throughput, {} events × {subs} subscription(s) per type", args.events),
         result: format!(
-            "{rate:.0} deliveries/s ({expected} in {:.2} s; inserts took {:.2} s; peak RSS {rss:.0} MiB)",
+            "{rate:.0} deliveries/s ({expected} in {:.2} s; inserts took {:.2} s; peak RSS {rss:.0} MiB){}",
             elapsed.as_secs_f64(),
-            inserted.as_secs_f64()
+            inserted.as_secs_f64(),
+            describe(&cpu)
         ),
-        values: serde_json::json!({ "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss }),
+        values: serde_json::json!({ "deliveries_per_s": rate, "deliveries": expected, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss, "cpu_us_per_delivery": cpu }),
     })
 }
 
@@ -632,9 +654,11 @@ async fn backlog(args: &Args) -> anyhow::Result<Row> {
     insert_spread(&db.url(), args.backlog_events).await?;
     let started = Instant::now();
     let service = Service::start(&db.url(), &args.service_env()).await?;
+    let cpu_before = cpu::sample(service.pid());
     let last = receiver
         .wait_for(args.backlog_events as u64, Duration::from_secs(1800))
         .await?;
+    let cpu = cpu_split(cpu_before, &service, args.backlog_events as u64);
     let elapsed = last - started;
     let rate = args.backlog_events as f64 / elapsed.as_secs_f64();
     let rss = service.peak_rss_mib();
@@ -646,10 +670,11 @@ async fn backlog(args: &Args) -> anyhow::Result<Row> {
             args.backlog_events
         ),
         result: format!(
-            "drained at {rate:.0} deliveries/s in {:.1} s; peak RSS {rss:.0} MiB",
-            elapsed.as_secs_f64()
+            "drained at {rate:.0} deliveries/s in {:.1} s; peak RSS {rss:.0} MiB{}",
+            elapsed.as_secs_f64(),
+            describe(&cpu)
         ),
-        values: serde_json::json!({ "deliveries_per_s": rate, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss }),
+        values: serde_json::json!({ "deliveries_per_s": rate, "seconds": elapsed.as_secs_f64(), "peak_rss_mib": rss, "cpu_us_per_delivery": cpu }),
     })
 }
 

@@ -110,6 +110,10 @@ impl Service {
         anyhow::bail!("the service did not become ready")
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Peak resident memory of the service process so far (VmHWM), in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
