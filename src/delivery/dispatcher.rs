@@ -318,9 +318,14 @@ impl Worker {
                     }
                     let until = fan_out.keep_back.deadline();
                     let want = REFILL_BATCH.max(fan_out.jobs_per_event.ceil() as usize);
+                    // A round that took nothing found no room, and only
+                    // attempts ending make any: looking again sooner costs a
+                    // statement (2-3 ms of database time in a backlog) and
+                    // finds nothing again.
+                    let linger = work.events > 0 || work.started > 0;
                     tokio::select! {
                         _ = cancel.cancelled() => break,
-                        _ = self.refilled(&launch, want, until) => continue,
+                        _ = self.refilled(&launch, want, until, linger) => continue,
                     }
                 }
                 Ok(work) if work.events > 0 || work.started > 0 => {
@@ -372,12 +377,18 @@ impl Worker {
     }
 
     /// While events are kept back: returns once `want` attempts have ended
-    /// (or all of them), after [`LINGER_POLL`], or at `until` (when the
-    /// kept-back events are to be taken anyway).
-    async fn refilled(&self, launch: &Launch, want: usize, until: Option<Instant>) {
+    /// (or all of them), after [`LINGER_POLL`] if `linger` (else after the
+    /// poll interval), or at `until` (when the kept-back events are to be
+    /// taken anyway).
+    async fn refilled(&self, launch: &Launch, want: usize, until: Option<Instant>, linger: bool) {
         let count = || launch.in_flight.lock().unwrap().len();
         let before = count();
-        let mut until_at = Instant::now() + LINGER_POLL;
+        let wait = if linger {
+            LINGER_POLL
+        } else {
+            self.poll_interval
+        };
+        let mut until_at = Instant::now() + wait;
         if let Some(at) = until {
             until_at = until_at.min(at);
         }
