@@ -102,6 +102,13 @@ struct Work {
     kept_back: bool,
 }
 
+impl Work {
+    /// Events fanned out or attempts started: the round was not empty.
+    fn found_any(&self) -> bool {
+        self.events > 0 || self.started > 0
+    }
+}
+
 /// How many events the next fan-out looks at, and which it may keep back.
 struct FanOutPacing {
     /// Jobs per event in the last fan-out, to size the next one to the free
@@ -313,7 +320,7 @@ impl Worker {
             // would strand leased jobs. It only waits on its own queries.
             match self.take_work(&mut launch, &mut fan_out, &mut pacing).await {
                 Ok(work) if work.kept_back => {
-                    if work.events > 0 || work.started > 0 {
+                    if work.found_any() {
                         idle.busy().await;
                     }
                     let until = fan_out.keep_back.deadline();
@@ -322,13 +329,13 @@ impl Worker {
                     // attempts ending make any: looking again sooner costs a
                     // statement (2-3 ms of database time in a backlog) and
                     // finds nothing again.
-                    let linger = work.events > 0 || work.started > 0;
+                    let linger = work.found_any();
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = self.refilled(&launch, want, until, linger) => continue,
                     }
                 }
-                Ok(work) if work.events > 0 || work.started > 0 => {
+                Ok(work) if work.found_any() => {
                     idle.busy().await;
                     if !work.drained {
                         continue;
