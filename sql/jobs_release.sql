@@ -1,6 +1,8 @@
 -- Hand claimed jobs back (graceful shutdown): due now, claim undone, so the
 -- next replica retries them without waiting for the lease to expire.
+-- $1/$2: job ids and the attempt each was leased for, matched by position
+-- rather than by a join, for the reason given in jobs_finish.sql.
 UPDATE ihf_jobs j
    SET run_at = now(), attempts = j.attempts - 1, claimed_by = NULL
-  FROM unnest($1::bigint[], $2::int[]) AS r(job_id, attempt)
- WHERE j.id = r.job_id AND j.attempts = r.attempt
+ WHERE j.id = ANY ($1::bigint[])
+   AND j.attempts = ($2::int[])[array_position($1::bigint[], j.id)]

@@ -2,6 +2,7 @@
 //! batch was being written goes into the next one, so under load one commit
 //! covers hundreds of attempts, and when idle a result is written at once.
 
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -40,11 +41,28 @@ impl Recorder {
     /// Runs until every sender is dropped and the last batch is written.
     pub async fn run(self, mut results: mpsc::Receiver<Finished>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
-        while let Some(first) = results.recv().await {
+        // A job is in a batch once (jobs_finish.sql finds each job's result
+        // by its position): a second result for the same job, a newer
+        // attempt after its lease ran out, starts the next batch.
+        let mut jobs = HashSet::with_capacity(MAX_BATCH);
+        let mut carried: Option<Finished> = None;
+        loop {
+            let first = match carried.take() {
+                Some(f) => f,
+                None => match results.recv().await {
+                    Some(f) => f,
+                    None => break,
+                },
+            };
+            jobs.insert(first.job_id);
             batch.push(first);
             while batch.len() < MAX_BATCH {
                 match results.try_recv() {
-                    Ok(f) => batch.push(f),
+                    Ok(f) if jobs.insert(f.job_id) => batch.push(f),
+                    Ok(f) => {
+                        carried = Some(f);
+                        break;
+                    }
                     Err(_) => break,
                 }
             }
@@ -80,6 +98,7 @@ impl Recorder {
                     "dropping attempt results; their jobs will be attempted again"),
             }
             batch.clear();
+            jobs.clear();
         }
     }
 
@@ -104,12 +123,14 @@ impl Recorder {
             ],
         )
         .await?;
-        // Subscription health: successes clear the failure clock, failures start it.
-        let (ids, ok): (Vec<Uuid>, Vec<bool>) = batch
-            .iter()
-            .filter(|f| f.counts_for_health)
-            .map(|f| (f.subscription_id, f.outcome.status == LogStatus::Delivered))
-            .unzip();
+        // Subscription health: successes clear the failure clock, failures
+        // start it. One entry per subscription: did any attempt succeed?
+        let mut succeeded: BTreeMap<Uuid, bool> = BTreeMap::new();
+        for f in batch.iter().filter(|f| f.counts_for_health) {
+            *succeeded.entry(f.subscription_id).or_default() |=
+                f.outcome.status == LogStatus::Delivered;
+        }
+        let (ids, ok): (Vec<Uuid>, Vec<bool>) = succeeded.into_iter().unzip();
         if !ids.is_empty() {
             let health = tx.prepare_cached(sql::SUBSCRIPTIONS_RECORD_HEALTH).await?;
             tx.execute(&health, &[&ids, &ok]).await?;
