@@ -70,7 +70,10 @@ pub async fn release(client: &Client, jobs: &[(i64, i32)]) -> anyhow::Result<()>
     if jobs.is_empty() {
         return Ok(());
     }
-    let (ids, fences): (Vec<i64>, Vec<i32>) = jobs.iter().copied().unzip();
+    // Sorted by id: the statement finds each job's fence by binary search.
+    let mut jobs = jobs.to_vec();
+    jobs.sort_unstable();
+    let (ids, fences): (Vec<i64>, Vec<i32>) = jobs.into_iter().unzip();
     let stmt = client.prepare_cached(sql::JOBS_RELEASE).await?;
     client.execute(&stmt, &[&ids, &fences]).await?;
     Ok(())

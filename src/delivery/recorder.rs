@@ -42,8 +42,8 @@ impl Recorder {
     pub async fn run(self, mut results: mpsc::Receiver<Finished>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         // A job is in a batch once (jobs_finish.sql finds each job's result
-        // by its position): a second result for the same job, a newer
-        // attempt after its lease ran out, starts the next batch.
+        // by binary search on its id): a second result for the same job, a
+        // newer attempt after its lease ran out, starts the next batch.
         let mut jobs = HashSet::with_capacity(MAX_BATCH);
         let mut carried: Option<Finished> = None;
         loop {
@@ -124,7 +124,8 @@ impl Recorder {
         )
         .await?;
         // Subscription health: successes clear the failure clock, failures
-        // start it. One entry per subscription: did any attempt succeed?
+        // start it. One entry per subscription, in id order (the statement
+        // finds each by binary search): did any of its attempts succeed?
         let mut succeeded: BTreeMap<Uuid, bool> = BTreeMap::new();
         for f in batch.iter().filter(|f| f.counts_for_health) {
             *succeeded.entry(f.subscription_id).or_default() |=
@@ -180,7 +181,8 @@ impl Recorder {
     }
 }
 
-/// The batch as the column arrays `jobs_finish.sql` unnests.
+/// The batch as the parallel column arrays of `jobs_finish.sql`, sorted by
+/// job id (the statement finds each job's result by binary search).
 struct Columns {
     job_ids: Vec<i64>,
     attempts: Vec<i32>,
@@ -197,6 +199,8 @@ struct Columns {
 
 impl Columns {
     fn of(batch: &[Finished]) -> Columns {
+        let mut batch: Vec<&Finished> = batch.iter().collect();
+        batch.sort_unstable_by_key(|f| f.job_id);
         Columns {
             job_ids: batch.iter().map(|f| f.job_id).collect(),
             attempts: batch.iter().map(|f| f.attempt).collect(),
@@ -212,5 +216,48 @@ impl Columns {
             envelope_logged: batch.iter().map(|f| f.envelope_logged).collect(),
             row_ids: batch.iter().map(|_| Uuid::now_v7()).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivery::attempt::AttemptKind;
+    use crate::delivery::outcome::Outcome;
+
+    fn finished(job_id: i64, attempt: i32, code: i32) -> Finished {
+        Finished {
+            job_id,
+            event_id: Uuid::now_v7(),
+            attempt,
+            subscription_id: Uuid::nil(),
+            envelope_logged: false,
+            attempted_at: Utc::now(),
+            latency_ms: Some(1),
+            outcome: Outcome {
+                status: LogStatus::Delivered,
+                response_code: Some(code),
+                error_message: None,
+                retry_at: None,
+                deactivate: None,
+            },
+            counts_for_health: true,
+            kind: AttemptKind::Delivered,
+            duration: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn columns_are_sorted_by_job_id_and_stay_parallel() {
+        // jobs_finish.sql finds each job's values by binary search on $1.
+        let batch = [
+            finished(30, 1, 201),
+            finished(10, 2, 202),
+            finished(20, 3, 203),
+        ];
+        let cols = Columns::of(&batch);
+        assert_eq!(cols.job_ids, [10, 20, 30]);
+        assert_eq!(cols.attempts, [2, 3, 1]);
+        assert_eq!(cols.codes, [Some(202), Some(203), Some(201)]);
     }
 }

@@ -422,8 +422,8 @@ fn names_dated_partition(statement: &str) -> bool {
 /// statistics of the moment (the worker's sessions force generic plans), and
 /// a queue that VACUUM last saw empty is estimated at one row. A join between
 /// the batch and the table then became a nested loop that rescanned the whole
-/// batch for every job: ~330 ms for 1 000 results. These statements take each
-/// row's values by position instead, so no plan of theirs joins at all.
+/// batch for every job: ~330 ms for 1 000 results. These statements find each
+/// row's values by binary search instead, so no plan of theirs joins at all.
 #[tokio::test]
 async fn the_recorders_statements_need_no_join_whatever_the_statistics() {
     let db = TestDb::migrated().await;
