@@ -444,8 +444,8 @@ async fn the_recorders_statements_need_no_join_whatever_the_statistics() {
         ),
     ];
     for (n, (file, text)) in statements.into_iter().enumerate() {
-        let params = client.prepare(text).await.unwrap();
-        let types: Vec<&str> = params.params().iter().map(|t| t.name()).collect();
+        let statement = client.prepare(text).await.unwrap();
+        let types: Vec<&str> = statement.params().iter().map(|t| t.name()).collect();
         let nulls = vec!["NULL"; types.len()].join(", ");
         client
             .batch_execute(&format!("PREPARE s{n}({}) AS {text}", types.join(", ")))
