@@ -109,10 +109,15 @@ pub struct BadUrl(pub tokio_postgres::Error);
 
 /// Parses the connection string and adds our session settings: a statement
 /// timeout, so a query never hangs forever, and the pool's commit mode.
+/// JIT compilation is off: every statement here is short, and PostgreSQL
+/// decides on JIT from the plan's estimated cost, which for the worker's
+/// generic plans grows with the queue. A fan-out planned on a 1 000 000-event
+/// outbox crossed `jit_above_cost` and was compiled on every run: 65-140 ms
+/// for a round that otherwise takes a few (auto_explain, 2026-12-04).
 pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, BadUrl> {
     let mut config: tokio_postgres::Config = url.parse().map_err(BadUrl)?;
     let mut options = config.get_options().unwrap_or("").to_string();
-    options.push_str(" -c statement_timeout=30000 -c client_min_messages=warning");
+    options.push_str(" -c statement_timeout=30000 -c client_min_messages=warning -c jit=off");
     if kind == PoolKind::Worker {
         options.push_str(" -c synchronous_commit=off -c plan_cache_mode=force_generic_plan");
     }
