@@ -320,16 +320,16 @@ impl Worker {
             // would strand leased jobs. It only waits on its own queries.
             match self.take_work(&mut launch, &mut fan_out, &mut pacing).await {
                 Ok(work) if work.kept_back => {
-                    if work.found_any() {
-                        idle.busy().await;
-                    }
-                    let until = fan_out.keep_back.deadline();
-                    let want = REFILL_BATCH.max(fan_out.jobs_per_event.ceil() as usize);
                     // A round that took nothing found no room, and only
                     // attempts ending make any: looking again sooner costs a
                     // statement (2-3 ms of database time in a backlog) and
                     // finds nothing again.
                     let linger = work.found_any();
+                    if linger {
+                        idle.busy().await;
+                    }
+                    let until = fan_out.keep_back.deadline();
+                    let want = REFILL_BATCH.max(fan_out.jobs_per_event.ceil() as usize);
                     tokio::select! {
                         _ = cancel.cancelled() => break,
                         _ = self.refilled(&launch, want, until, linger) => continue,
