@@ -24,27 +24,35 @@ WITH candidates AS (
     -- replica's fan-out may take some of these first).
     SELECT seq, event_type FROM ihf_outbox ORDER BY seq LIMIT $1
 ), targets AS (
+    -- Each event looks its subscriptions up by index. The worker's plans are
+    -- made once from the statistics of the moment, and a join left to the
+    -- planner can be one that rescans the events for every subscription;
+    -- OFFSET 0 keeps the planner from turning the lookup into such a join.
     SELECT c.seq, s.id AS subscription_id, s.api_consumer_id AS consumer_id,
            row_number() OVER (PARTITION BY s.id ORDER BY c.seq) AS nth
       FROM candidates c
-      JOIN webhook_subscriptions s ON s.event_type = c.event_type
-                                  AND s.is_active AND s.deleted_at IS NULL
-      JOIN api_consumers a ON a.id = s.api_consumer_id AND a.is_active
+     CROSS JOIN LATERAL (
+           SELECT s.id, s.api_consumer_id
+             FROM webhook_subscriptions s
+            WHERE s.event_type = c.event_type AND s.is_active AND s.deleted_at IS NULL
+              AND (SELECT a.is_active FROM api_consumers a WHERE a.id = s.api_consumer_id)
+           OFFSET 0) s
 ), fitting_subscription AS (
-    SELECT t.*, t.nth <= $5::bigint - coalesce(b.in_flight, 0) AS fits_subscription
+    SELECT t.*,
+           t.nth <= $5::bigint - CASE WHEN ($6::uuid[])[b.at] = t.subscription_id
+                                      THEN ($7::int[])[b.at] ELSE 0 END AS fits_subscription
       FROM targets t
-      LEFT JOIN unnest($6::uuid[], $7::int[]) AS b(subscription_id, in_flight)
-             ON b.subscription_id = t.subscription_id
+     CROSS JOIN LATERAL (SELECT width_bucket(t.subscription_id, $6::uuid[]) AS at) b
 ), fitting AS (
     -- Of the jobs that fit their subscription's room, as many as fit the
     -- consumer's (several subscriptions share it).
     SELECT f.*,
            f.fits_subscription
            AND row_number() OVER (PARTITION BY f.consumer_id, f.fits_subscription ORDER BY f.seq, f.subscription_id)
-               <= $8::bigint - coalesce(b.in_flight, 0) AS fits
+               <= $8::bigint - CASE WHEN ($9::uuid[])[b.at] = f.consumer_id
+                                    THEN ($10::int[])[b.at] ELSE 0 END AS fits
       FROM fitting_subscription f
-      LEFT JOIN unnest($9::uuid[], $10::int[]) AS b(consumer_id, in_flight)
-             ON b.consumer_id = f.consumer_id
+     CROSS JOIN LATERAL (SELECT width_bucket(f.consumer_id, $9::uuid[]) AS at) b
 ), chosen AS (
     SELECT f.seq, f.subscription_id,
            f.fits AND row_number() OVER (PARTITION BY f.fits ORDER BY f.seq, f.subscription_id) <= $2
@@ -75,11 +83,12 @@ WITH candidates AS (
     -- capture time in Unix milliseconds. Ids then sort by capture time, and a
     -- reader can bound a search of the log by the time an id carries.
     SELECT t.seq, t.event_type, t.data, t.occurred_at,
-           decode(md5(i.event_id_salt::text || ':' || t.seq || ':'
+           decode(md5((SELECT event_id_salt::text FROM ihf_installation) || ':' || t.seq || ':'
                       || (extract(epoch FROM t.occurred_at) * 1000000)::bigint), 'hex') AS h,
            floor(extract(epoch FROM t.occurred_at) * 1000)::bigint AS unix_ms
-      FROM taken t CROSS JOIN ihf_installation i
-), events AS (
+      FROM taken t
+), events AS MATERIALIZED (
+    -- Materialized: inlined, each use of event_id would hash the event again.
     SELECT seq,
            encode(set_byte(set_byte(
                       overlay(h PLACING substring(int8send(unix_ms) FROM 3 FOR 6) FROM 1 FOR 6),
@@ -88,19 +97,29 @@ WITH candidates AS (
                   'hex')::uuid AS event_id,
            event_type, data, occurred_at
       FROM hashed
+), envelopes AS (
+    -- The events taken, as arrays sorted by seq, in which each job finds its
+    -- event by binary search (width_bucket) rather than by a join: the plan
+    -- of a join depends on the outbox's statistics, and one made while the
+    -- outbox was empty rescans one side for every row of the other.
+    SELECT array_agg(seq ORDER BY seq) AS seqs,
+           array_agg(event_id ORDER BY seq) AS event_ids,
+           array_agg(jsonb_build_object(
+               'id', event_id,
+               'type', event_type,
+               'timestamp', to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+               'data', data) ORDER BY seq) AS payloads
+      FROM events
 ), jobs AS (
     INSERT INTO ihf_jobs (subscription_id, event_id, payload, attempts, run_at, claimed_by, envelope_logged)
-    SELECT c.subscription_id, e.event_id,
-           jsonb_build_object(
-               'id', e.event_id,
-               'type', e.event_type,
-               'timestamp', to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-               'data', e.data),
+    SELECT c.subscription_id, e.event_ids[c.at], e.payloads[c.at],
            CASE WHEN c.leased THEN 1 ELSE 0 END,
            CASE WHEN c.leased THEN now() + $3::bigint * interval '1 millisecond' ELSE now() END,
            CASE WHEN c.leased THEN $4::uuid END,
            NOT c.leased
-      FROM events e JOIN chosen c ON c.seq = e.seq
+      FROM envelopes e
+     CROSS JOIN LATERAL (SELECT c.*, width_bucket(c.seq, e.seqs) AS at FROM chosen c) c
+     WHERE e.seqs[c.at] = c.seq
     RETURNING id, attempts, event_id, subscription_id, payload, claimed_by, envelope_logged
 ), logged AS (
     -- Only the jobs that wait: a leased one's first attempt is logged with
@@ -125,5 +144,6 @@ SELECT c.looked_at, c.events, c.jobs, c.first_kept, c.last_kept,
        CASE WHEN s.previous_secret_expires_at > now() THEN s.previous_secret END AS previous_secret,
        true AS active, s.headers
   FROM counts c
-  LEFT JOIN (jobs j JOIN webhook_subscriptions s ON s.id = j.subscription_id)
+  LEFT JOIN (jobs j CROSS JOIN LATERAL (
+                 SELECT * FROM webhook_subscriptions s WHERE s.id = j.subscription_id OFFSET 0) s)
          ON j.claimed_by IS NOT NULL

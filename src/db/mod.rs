@@ -114,12 +114,22 @@ pub struct BadUrl(pub tokio_postgres::Error);
 /// generic plans grows with the queue. A fan-out planned on a 1 000 000-event
 /// outbox crossed `jit_above_cost` and was compiled on every run: 65-140 ms
 /// for a round that otherwise takes a few (auto_explain, 2026-12-04).
+///
+/// The worker's sessions also rule out sequential scans. Its statements are
+/// index probes into queues (`ihf_outbox`, `ihf_jobs`) whose size swings from
+/// empty to millions of rows between two plans, and its plans are generic,
+/// made once from the statistics of the moment. A fan-out planned while
+/// VACUUM had just seen the outbox empty scanned the whole outbox three
+/// times per round once it had filled: 50-60 ms per round of 400 events on a
+/// 20 000-event outbox, 10-12 ms with index scans (psql, 2026-12-04).
 pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, BadUrl> {
     let mut config: tokio_postgres::Config = url.parse().map_err(BadUrl)?;
     let mut options = config.get_options().unwrap_or("").to_string();
     options.push_str(" -c statement_timeout=30000 -c client_min_messages=warning -c jit=off");
     if kind == PoolKind::Worker {
-        options.push_str(" -c synchronous_commit=off -c plan_cache_mode=force_generic_plan");
+        options.push_str(
+            " -c synchronous_commit=off -c plan_cache_mode=force_generic_plan -c enable_seqscan=off",
+        );
     }
     config.options(options.trim());
     config.application_name(match kind {

@@ -133,14 +133,15 @@ impl InFlight {
         ));
     }
 
-    /// Subscriptions with attempts in flight, and how many (for fan-out).
+    /// Subscriptions with attempts in flight, and how many, sorted by id
+    /// (fan-out looks each one up by binary search).
     pub fn subscriptions(&self) -> (Vec<Uuid>, Vec<i32>) {
-        self.per_subscription.iter().map(|(k, v)| (*k, *v)).unzip()
+        sorted_by_id(&self.per_subscription)
     }
 
-    /// Consumers with attempts in flight, and how many (for fan-out).
+    /// Consumers with attempts in flight, and how many, sorted by id.
     pub fn consumers(&self) -> (Vec<Uuid>, Vec<i32>) {
-        self.per_consumer.iter().map(|(k, v)| (*k, *v)).unzip()
+        sorted_by_id(&self.per_consumer)
     }
 
     /// The same as JSON objects id → count (for the claim, which looks them
@@ -172,6 +173,14 @@ fn bump(counts: &mut HashMap<Uuid, i32>, key: Uuid, cap: i32) -> bool {
     let n = counts.entry(key).or_default();
     *n += 1;
     *n == cap
+}
+
+/// The counts as two parallel columns sorted by id. `Uuid` orders by its
+/// bytes, as PostgreSQL's `uuid` does, so `width_bucket` can search them.
+fn sorted_by_id(counts: &HashMap<Uuid, i32>) -> (Vec<Uuid>, Vec<i32>) {
+    let mut pairs: Vec<(Uuid, i32)> = counts.iter().map(|(k, v)| (*k, *v)).collect();
+    pairs.sort_unstable_by_key(|(id, _)| *id);
+    pairs.into_iter().unzip()
 }
 
 /// Counts one fewer; true when it was at the cap.
@@ -245,6 +254,37 @@ mod tests {
         assert!(in_flight.is_empty());
         assert!(in_flight.subscriptions().0.is_empty());
         assert_eq!(in_flight.room(a, consumer), 1);
+    }
+
+    #[test]
+    fn the_busy_lists_are_sorted_by_id_and_stay_parallel() {
+        let mut in_flight = InFlight::new(Caps {
+            per_subscription: 64,
+            per_consumer: 640,
+        });
+        let consumers: Vec<Uuid> = (0..20).map(|_| Uuid::new_v4()).collect();
+        let subscriptions: Vec<Uuid> = (0..50).map(|_| Uuid::new_v4()).collect();
+        // Subscription i gets i + 1 attempts, so the counts tell them apart.
+        let jobs = subscriptions
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| (0..=i).map(move |n| (i, n, *s)))
+            .map(|(i, n, s)| job((i * 100 + n) as i64, s, consumers[i % 20]))
+            .collect();
+        in_flight.admit(jobs);
+        let (ids, counts) = in_flight.subscriptions();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        for (id, count) in ids.iter().zip(&counts) {
+            let i = subscriptions.iter().position(|s| s == id).unwrap();
+            assert_eq!(*count, i as i32 + 1);
+        }
+        let (ids, counts) = in_flight.consumers();
+        assert_eq!(ids.len(), 20);
+        assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+        assert_eq!(counts.iter().sum::<i32>(), (1..=50).sum::<i32>());
+        // PostgreSQL compares uuids byte by byte: the same order.
+        let bytes: Vec<[u8; 16]> = ids.iter().map(|id| *id.as_bytes()).collect();
+        assert!(bytes.windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]
