@@ -17,6 +17,12 @@
 -- $8: attempts in flight per consumer at most; $9/$10: consumers with
 -- attempts in flight on this replica, and how many; $11: take every event
 -- looked at, the jobs that do not fit waiting (each with its 'pending' row).
+-- $6 and $9 are sorted by id, each id once: rows find their entry by binary
+-- search (width_bucket), as jobs find their event below. No join here is
+-- left to the planner: the worker's plans are generic, made once from the
+-- statistics of the moment, and one made while the outbox was empty
+-- rescanned one list for each row of another (see the test
+-- schema::the_fan_out_scans_no_queue_and_rescans_no_list_whatever_the_statistics).
 -- Returns one row per leased job, each also carrying the batch's counts; a
 -- batch that leased nothing returns one row of counts with NULL job columns.
 WITH candidates AS (
