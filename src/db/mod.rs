@@ -120,8 +120,9 @@ pub struct BadUrl(pub tokio_postgres::Error);
 /// empty to millions of rows between two plans, and its plans are generic,
 /// made once from the statistics of the moment. A fan-out planned while
 /// VACUUM had just seen the outbox empty scanned the whole outbox three
-/// times per round once it had filled: 50-60 ms per round of 400 events on a
-/// 20 000-event outbox, 10-12 ms with index scans (psql, 2026-12-04).
+/// times per round once it had filled: 58-103 ms per round of 400 events on
+/// a 20 000-event outbox, 17-19 ms with index scans, 10-12 ms once its lists
+/// were no longer joined either (`bench/fan_out_rounds.sh`, 2026-12-04).
 pub fn pg_config(url: &str, kind: PoolKind) -> Result<tokio_postgres::Config, BadUrl> {
     let mut config: tokio_postgres::Config = url.parse().map_err(BadUrl)?;
     let mut options = config.get_options().unwrap_or("").to_string();
