@@ -14,7 +14,7 @@ use crate::db::sql;
 
 /// What this replica asks for.
 pub struct Ask {
-    /// Jobs to claim at most (free slots).
+    /// Jobs to claim at most (room in flight and on deck).
     pub slots: i64,
     pub lease_ms: i64,
     pub replica: Uuid,
@@ -27,7 +27,7 @@ pub struct Ask {
 impl Ask {
     /// Snapshots the counts (the lock is not held across the statement).
     pub fn new(slots: i64, lease_ms: i64, replica: Uuid, in_flight: &InFlight) -> Ask {
-        let caps = in_flight.caps();
+        let caps = in_flight.lease_caps();
         let (busy_subscriptions, busy_consumers) = in_flight.as_json();
         Ask {
             slots,

@@ -1,7 +1,8 @@
 //! The dispatcher loop: fan out new events and claim due jobs for the free
-//! slots, start the attempts, and when there is nothing to do, ask for the
-//! doorbell and wait.
+//! slots and the deck behind them ([`super::in_flight`]), start the attempts,
+//! and when there is nothing to do, ask for the doorbell and wait.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +72,7 @@ pub struct Worker {
     caps: Caps,
     poll_interval: Duration,
     lease: Duration,
+    delivery_timeout: Duration,
     shutdown_timeout: Duration,
     disable_after: Duration,
     notify: Option<crate::notify::Rules>,
@@ -85,9 +87,10 @@ struct Launch {
     results: mpsc::Sender<Finished>,
     in_flight: Shared,
     /// Notified whenever an attempt ends: its slot (and its subscription's
-    /// and consumer's room) is free again.
+    /// and consumer's room) is free again, or taken by a job from on deck.
     freed: Arc<Notify>,
-    started: u64,
+    /// Attempts started, by the dispatcher or from on deck.
+    started: Arc<AtomicU64>,
 }
 
 /// What one round of [`Worker::take_work`] found.
@@ -256,6 +259,7 @@ impl Worker {
             },
             poll_interval: config.poll_interval,
             lease: config.lease(),
+            delivery_timeout: config.delivery_timeout,
             shutdown_timeout: config.shutdown_timeout,
             disable_after: config.disable_after,
             notify: config.operator.as_ref().map(|_| crate::notify::Rules {
@@ -288,9 +292,9 @@ impl Worker {
         let mut launch = Launch {
             attempts: JoinSet::new(),
             results,
-            in_flight: Arc::new(Mutex::new(InFlight::new(self.caps))),
+            in_flight: Arc::new(Mutex::new(InFlight::new(self.caps, self.concurrency))),
             freed: Arc::new(Notify::new()),
-            started: 0,
+            started: Arc::new(AtomicU64::new(0)),
         };
         let freed = launch.freed.clone();
         let mut fan_out = FanOutPacing {
@@ -309,8 +313,8 @@ impl Worker {
 
         while !cancel.is_cancelled() {
             while launch.attempts.try_join_next().is_some() {}
-            if self.free(&launch) == 0 {
-                // Refill as soon as an attempt ends.
+            if self.lease_room(&launch) == 0 {
+                // Lease more as soon as an attempt ends.
                 tokio::select! {
                     _ = freed.notified() => continue,
                     _ = cancel.cancelled() => break,
@@ -372,23 +376,24 @@ impl Worker {
         }
         self.bell.disarm().await;
         let _ = janitor.await;
-        let started = launch.started;
+        let started = launch.started.clone();
         self.shut_down(launch, recorder).await;
+        let started = started.load(Ordering::Relaxed);
         tracing::info!(attempts_started = started, "worker stopped");
     }
 
-    /// Slots free on this replica.
-    fn free(&self, launch: &Launch) -> usize {
-        let in_flight = launch.in_flight.lock().unwrap().len();
-        self.concurrency.saturating_sub(in_flight)
+    /// How many more jobs this replica may lease (in flight and on deck).
+    fn lease_room(&self, launch: &Launch) -> usize {
+        launch.in_flight.lock().unwrap().lease_room()
     }
 
     /// While events are kept back: returns once `want` attempts have ended
-    /// (or all of them), after [`LINGER_POLL`] if `linger` (else after the
+    /// (or all of them; an attempt that ends starts the next job on deck, so
+    /// it is the leased jobs that are counted), after [`LINGER_POLL`] if `linger` (else after the
     /// poll interval), or at `until` (when the kept-back events are to be
     /// taken anyway).
     async fn refilled(&self, launch: &Launch, want: usize, until: Option<Instant>, linger: bool) {
-        let count = || launch.in_flight.lock().unwrap().len();
+        let count = || launch.in_flight.lock().unwrap().leased();
         let before = count();
         let wait = if linger {
             LINGER_POLL
@@ -457,10 +462,16 @@ impl Worker {
     ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
         let lease_ms = self.lease.as_millis() as i64;
-        let free = self.free(launch).min(CLAIM_BATCH) as i64;
+        let stale = launch.in_flight.lock().unwrap().take_stale(Instant::now());
+        if !stale.is_empty() {
+            tracing::debug!(released = stale.len(), "on deck too long; released");
+            claim::release(&client, &stale).await?;
+        }
+        let free = self.lease_room(launch).min(CLAIM_BATCH) as i64;
         let events = fanning.events(free);
         let take_all = fanning.keep_back.take_all(Instant::now());
         let timer = std::time::Instant::now();
+        let leased_at = Instant::now();
         let room = Room::new(
             free,
             lease_ms,
@@ -485,10 +496,12 @@ impl Worker {
             pacing.known_due = true;
         }
         let kept_back = batch.kept.is_some();
-        let mut started = self.start_all(&client, batch.leased, launch).await?;
+        let mut started = self
+            .start_all(&client, batch.leased, launch, leased_at)
+            .await?;
         let mut drained = batch.looked_at < events && !kept_back;
 
-        let free = self.free(launch).min(CLAIM_BATCH) as i64;
+        let free = self.lease_room(launch).min(CLAIM_BATCH) as i64;
         if free > 0 && pacing.due() {
             let ask = Ask::new(
                 free,
@@ -497,6 +510,7 @@ impl Worker {
                 &launch.in_flight.lock().unwrap(),
             );
             let timer = std::time::Instant::now();
+            let leased_at = Instant::now();
             let jobs = claim::claim(&client, &ask).await?;
             let claimed = jobs.len();
             if claimed > 0 {
@@ -508,7 +522,7 @@ impl Worker {
                 );
             }
             drained &= (claimed as i64) < free;
-            started += self.start_all(&client, jobs, launch).await?;
+            started += self.start_all(&client, jobs, launch, leased_at).await?;
             let capped = launch.in_flight.lock().unwrap().any_at_cap();
             pacing.claimed(claimed, free as usize, capped);
         } else if free == 0 {
@@ -523,45 +537,72 @@ impl Worker {
         })
     }
 
-    /// Starts one attempt per job within the caps; hands back the excess
-    /// unattempted.
+    /// Puts jobs leased at `leased_at` on deck and starts those that fit the
+    /// slots and caps; hands back the excess unattempted.
     async fn start_all(
         &self,
         client: &Client,
         jobs: Vec<ClaimedJob>,
         launch: &mut Launch,
+        leased_at: Instant,
     ) -> anyhow::Result<usize> {
-        let (admitted, excess) = launch.in_flight.lock().unwrap().admit(jobs);
+        let (start, excess) = launch.in_flight.lock().unwrap().admit(
+            jobs,
+            leased_at,
+            self.lease,
+            self.delivery_timeout,
+        );
         if !excess.is_empty() {
             let back: Vec<(i64, i32)> = excess.iter().map(|j| (j.id, j.attempt)).collect();
             tracing::debug!(released = back.len(), "over a cap; released");
             claim::release(client, &back).await?;
         }
-        let count = admitted.len();
-        for job in admitted {
-            let (http, retry, results, in_flight, freed, metrics) = (
+        let count = start.len();
+        for job in start {
+            let (http, retry, results, in_flight, freed, metrics, started) = (
                 self.client.clone(),
                 self.retry.clone(),
                 launch.results.clone(),
                 launch.in_flight.clone(),
                 launch.freed.clone(),
                 self.metrics.clone(),
+                launch.started.clone(),
             );
             launch.attempts.spawn(async move {
-                let finished = attempt::run(&job, &http, &retry).await;
-                metrics.observe_attempt(&job.event_type, finished.kind.as_str(), finished.duration);
-                if finished.kind == AttemptKind::Delivered {
-                    let lag = (Utc::now() - job.occurred_at)
-                        .num_microseconds()
-                        .unwrap_or(0);
-                    metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
+                // When the attempt ends, the next job on deck that fits
+                // takes its slot in this same task.
+                let mut job = job;
+                loop {
+                    let finished = attempt::run(&job, &http, &retry).await;
+                    metrics.observe_attempt(
+                        &job.event_type,
+                        finished.kind.as_str(),
+                        finished.duration,
+                    );
+                    if finished.kind == AttemptKind::Delivered {
+                        let lag = (Utc::now() - job.occurred_at)
+                            .num_microseconds()
+                            .unwrap_or(0);
+                        metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
+                    }
+                    let _ = results.send(finished).await;
+                    let next = {
+                        let mut in_flight = in_flight.lock().unwrap();
+                        in_flight.finish(job.id);
+                        in_flight.next_to_start(Instant::now())
+                    };
+                    freed.notify_one();
+                    match next {
+                        Some(next) => {
+                            started.fetch_add(1, Ordering::Relaxed);
+                            job = next;
+                        }
+                        None => break,
+                    }
                 }
-                let _ = results.send(finished).await;
-                in_flight.lock().unwrap().finish(job.id);
-                freed.notify_one();
             });
         }
-        launch.started += count as u64;
+        launch.started.fetch_add(count as u64, Ordering::Relaxed);
         Ok(count)
     }
 
@@ -578,10 +619,21 @@ impl Worker {
             in_flight,
             ..
         } = launch;
+        // Nothing more starts; what waits on deck goes back at once, for
+        // another replica (or the next start) to claim.
+        let on_deck = in_flight.lock().unwrap().close();
         tracing::info!(
             in_flight = attempts.len(),
+            on_deck = on_deck.len(),
             "worker stopping: no more claims"
         );
+        let handed_back = async {
+            let client = self.pool.get().await?;
+            claim::release(&client, &on_deck).await
+        };
+        if let Err(e) = handed_back.await {
+            tracing::warn!(error = %format_args!("{e:#}"), "could not hand back the jobs on deck; their leases will expire");
+        }
         let drained = tokio::time::timeout(self.shutdown_timeout, async {
             while attempts.join_next().await.is_some() {}
         })

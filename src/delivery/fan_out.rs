@@ -1,7 +1,8 @@
 //! Fan-out: turns captured events (`ihf_outbox`) into one job per active
 //! subscription, and leases to this replica as many of the new jobs as it has
-//! free slots for, so they start at once instead of being claimed again (one
-//! statement per batch instead of two; see `sql/outbox_fan_out.sql`). Events
+//! room for (in flight or on deck, see [`super::in_flight`]), so they start
+//! without being claimed again (one statement per batch instead of two; see
+//! `sql/outbox_fan_out.sql`). Events
 //! that cannot start now are kept back in the outbox for a moment
 //! ([`super::keep_back`]).
 
@@ -14,13 +15,14 @@ use crate::db::sql;
 
 /// What this replica can take on right now.
 pub struct Room {
-    /// Jobs to lease at most (free slots).
+    /// Jobs to lease at most (room in flight and on deck).
     pub slots: i64,
     pub lease_ms: i64,
     pub replica: Uuid,
     per_subscription: i64,
     per_consumer: i64,
-    /// Subscriptions and consumers with attempts in flight here, and how many.
+    /// Subscriptions and consumers with jobs leased here (in flight or on
+    /// deck), and how many; the caps above are the lease caps.
     busy_subscriptions: (Vec<Uuid>, Vec<i32>),
     busy_consumers: (Vec<Uuid>, Vec<i32>),
 }
@@ -28,7 +30,7 @@ pub struct Room {
 impl Room {
     /// Snapshots the counts (the lock is not held across the statement).
     pub fn new(slots: i64, lease_ms: i64, replica: Uuid, in_flight: &InFlight) -> Room {
-        let caps = in_flight.caps();
+        let caps = in_flight.lease_caps();
         Room {
             slots,
             lease_ms,

@@ -7,7 +7,9 @@
 //!   replica as far as it has room, and gives each event its id ([`event_id`]);
 //!   events that cannot start yet wait in the outbox a moment ([`keep_back`]);
 //! - [`claim`] leases due jobs that wait for a replica (overflow, retries,
-//!   expired leases) within the caps kept by [`in_flight`];
+//!   expired leases) within the caps kept by [`in_flight`], which also keeps
+//!   the leased jobs that wait on deck and starts the next one the moment an
+//!   attempt ends;
 //! - [`attempt`] signs and sends one job and judges the answer ([`outcome`]);
 //! - [`recorder`] writes the results in batches: one statement per batch ends
 //!   or reschedules the jobs and appends to `webhook_deliveries`;

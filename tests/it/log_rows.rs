@@ -78,8 +78,10 @@ async fn a_delivery_attempted_at_once_logs_one_row_with_the_envelope_and_no_pend
 
 #[tokio::test]
 async fn a_delivery_that_waits_logs_a_pending_row_with_the_envelope_then_compact_attempts() {
-    // One attempt in flight per subscription, and a slow receiver: the second
-    // event finds no room at fan-out, is kept back in the outbox for 250 ms
+    // One attempt in flight per subscription, and a slow receiver: the first
+    // event's job starts, the second's is leased on deck (twice the cap is
+    // leased, src/delivery/in_flight.rs), and the third finds no room at
+    // fan-out, is kept back in the outbox for 250 ms
     // (src/delivery/keep_back.rs), then is fanned out anyway and waits.
     let app = TestApp::spawn_setting(&[("IHF_MAX_IN_FLIGHT_PER_SUBSCRIPTION", "1")], BOTH).await;
     let receiver = Receiver::start().await;
@@ -87,15 +89,27 @@ async fn a_delivery_that_waits_logs_a_pending_row_with_the_envelope_then_compact
     let (sub, _) = app.subscribe("annotation.created", &receiver.url()).await;
     app.pg
         .execute(
-            "INSERT INTO annotations (author, body) VALUES ('ada', 'one'), ('ada', 'two')",
+            "INSERT INTO annotations (author, body) VALUES ('ada', 'one'), ('ada', 'two'), ('ada', 'three')",
             &[],
         )
         .await
         .unwrap();
-    let got = receiver.wait_for(2, WAIT).await;
-    let rows = rows_once(&app, sub, 3).await;
-    let (first, second) = (got[0].json(), got[1].json());
-    assert_ne!(first["id"], second["id"]);
+    let got = receiver.wait_for(3, WAIT).await;
+    let rows = rows_once(&app, sub, 4).await;
+    let sent: Vec<Value> = got.iter().map(|r| r.json()).collect();
+    // Told apart by their rows, not by arrival: the second may wait on deck
+    // longer than the test's short lease lets it, and then it is handed back
+    // and claimed again, after the third (still logging nothing until its
+    // attempt, which carries the envelope).
+    let by_body = |body: &str| sent.iter().find(|e| e["data"]["body"] == body).unwrap();
+    let (first, second, third) = (by_body("one"), by_body("two"), by_body("three"));
+    assert_eq!(
+        sent.iter()
+            .map(|e| e["id"].clone())
+            .collect::<std::collections::HashSet<_>>()
+            .len(),
+        3
+    );
 
     let of = |envelope: &Value| -> Vec<(String, Value, Option<String>)> {
         rows.iter()
@@ -103,41 +117,36 @@ async fn a_delivery_that_waits_logs_a_pending_row_with_the_envelope_then_compact
             .cloned()
             .collect()
     };
-    // The first was leased at fan-out: its attempt is its only row.
-    let first_rows = of(&first);
-    assert_eq!(first_rows.len(), 1, "{first_rows:?}");
-    assert_eq!(
-        (first_rows[0].0.as_str(), &first_rows[0].1),
-        ("delivered", &first)
-    );
-    // The second waited: a 'pending' row with the envelope, then its attempt
+    // The first two were leased at fan-out: each one's attempt is its only
+    // row, with the envelope.
+    for leased in [first, second] {
+        let leased_rows = of(leased);
+        assert_eq!(leased_rows.len(), 1, "{leased_rows:?}");
+        assert_eq!(
+            (leased_rows[0].0.as_str(), &leased_rows[0].1),
+            ("delivered", leased)
+        );
+    }
+    // The third waited: a 'pending' row with the envelope, then its attempt
     // with the reference only.
-    let second_rows = of(&second);
-    assert_eq!(second_rows.len(), 2, "{second_rows:?}");
+    let third_rows = of(third);
+    assert_eq!(third_rows.len(), 2, "{third_rows:?}");
     assert_eq!(
         (
-            second_rows[0].0.as_str(),
-            &second_rows[0].1,
-            second_rows[0].2.as_deref()
+            third_rows[0].0.as_str(),
+            &third_rows[0].1,
+            third_rows[0].2.as_deref()
         ),
-        (
-            "pending",
-            &second,
-            Some("scheduled: waiting for a free slot")
-        )
+        ("pending", third, Some("scheduled: waiting for a free slot"))
     );
     assert_eq!(
-        (second_rows[1].0.as_str(), &second_rows[1].1),
-        ("delivered", &reference(&second))
+        (third_rows[1].0.as_str(), &third_rows[1].1),
+        ("delivered", &reference(third))
     );
     // Listed, every row shows its envelope.
     for row in listed(&app, sub).await {
-        let sent = if row["event_id"] == first["id"] {
-            &first
-        } else {
-            &second
-        };
-        assert_eq!(&row["payload"], sent, "{row}");
+        let envelope = sent.iter().find(|e| e["id"] == row["event_id"]).unwrap();
+        assert_eq!(&row["payload"], envelope, "{row}");
     }
 }
 
