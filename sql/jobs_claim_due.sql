@@ -6,9 +6,9 @@
 -- subscription is always first), one probe each, and stop as soon as $1 jobs
 -- are found. Idle subscriptions and jobs in flight cost nothing.
 -- Each subscription gives its oldest due jobs, at most its room under the cap
--- of $4 attempts in flight per subscription on this replica and $6 per
--- consumer ($5/$7: JSON objects id → attempts in flight here, for those that
--- have any). A subscription's room is exact; a consumer's is checked per
+-- of $4 jobs leased per subscription to this replica and $6 per consumer
+-- (in flight or on deck, src/delivery/in_flight.rs; $5/$7: JSON objects
+-- id → jobs leased here, for those that have any). A subscription's room is exact; a consumer's is checked per
 -- subscription, so several of its subscriptions in one claim can overshoot:
 -- the dispatcher releases the excess before starting anything
 -- (sql/jobs_release.sql). A hanging receiver's backlog costs one probe.

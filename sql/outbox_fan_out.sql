@@ -11,11 +11,12 @@
 -- envelope and a claim. The dispatcher sets $11 once an event has been kept
 -- back for a while (src/delivery/keep_back.rs), so that a slow or hanging
 -- receiver's events become waiting jobs and do not hold up the outbox.
--- $1: events to look at; $2: jobs to lease at most (free slots); $3: lease
--- in ms; $4: this replica; $5: attempts in flight per subscription at most;
--- $6/$7: subscriptions with attempts in flight on this replica, and how many;
--- $8: attempts in flight per consumer at most; $9/$10: consumers with
--- attempts in flight on this replica, and how many; $11: take every event
+-- $1: events to look at; $2: jobs to lease at most (room in flight and on
+-- deck, src/delivery/in_flight.rs); $3: lease in ms; $4: this replica; $5:
+-- jobs leased per subscription at most; $6/$7: subscriptions with jobs leased
+-- to this replica (in flight or on deck), and how many; $8: jobs leased per
+-- consumer at most; $9/$10: consumers with jobs leased to this replica, and
+-- how many; $11: take every event
 -- looked at, the jobs that do not fit waiting (each with its 'pending' row).
 -- $6 and $9 are sorted by id, each id once: rows find their entry by binary
 -- search (width_bucket), as jobs find their event below. No join here is

@@ -1,12 +1,12 @@
 //! How long the fan-out may keep events back in the outbox.
 //!
-//! An event some of whose jobs cannot start now (its subscription or
-//! consumer at its cap, no free slot) stays in the outbox, where waiting
-//! costs nothing, instead of becoming a job that waits: that would cost a
-//! `pending` log row with the envelope, a claim and an update, and under a
-//! burst to a few subscriptions it is most of the database's work. Slots
-//! free up within milliseconds when receivers answer, and the event is taken
-//! then. A slow or hanging receiver's events must not hold up the outbox for
+//! An event some of whose jobs cannot be leased now (its subscription or
+//! consumer at its cap, no room in flight or on deck) stays in the outbox,
+//! where waiting costs nothing, instead of becoming a job that waits: that
+//! would cost a `pending` log row with the envelope, a claim and an update,
+//! and under a burst to a few subscriptions it is most of the database's
+//! work. Slots free up within milliseconds when receivers answer, and the
+//! event is taken then. A slow or hanging receiver's events must not hold up the outbox for
 //! everyone else, though: once events have been kept back for
 //! [`KEEP_BACK_AT_MOST`], the next fan-out takes every event it looks at, and
 //! the jobs that do not fit wait (and log their `pending` row).
