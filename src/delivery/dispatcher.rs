@@ -93,6 +93,48 @@ struct Launch {
     started: Arc<AtomicU64>,
 }
 
+/// One slot's task: what it needs to run attempts and report them.
+struct Slot {
+    http: WebhookClient,
+    retry: RetryPolicy,
+    results: mpsc::Sender<Finished>,
+    in_flight: Shared,
+    freed: Arc<Notify>,
+    metrics: Arc<Metrics>,
+    started: Arc<AtomicU64>,
+}
+
+impl Slot {
+    /// Runs `job`'s attempt, then the next job on deck that fits the slot it
+    /// frees, until none does.
+    async fn run(self, mut job: ClaimedJob) {
+        loop {
+            let finished = attempt::run(&job, &self.http, &self.retry).await;
+            self.metrics.observe_attempt(
+                &job.event_type,
+                finished.kind.as_str(),
+                finished.duration,
+            );
+            if finished.kind == AttemptKind::Delivered {
+                let lag = (Utc::now() - job.occurred_at)
+                    .num_microseconds()
+                    .unwrap_or(0);
+                self.metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
+            }
+            let _ = self.results.send(finished).await;
+            let next = {
+                let mut in_flight = self.in_flight.lock().unwrap();
+                in_flight.finish(job.id);
+                in_flight.next_to_start(Instant::now())
+            };
+            self.freed.notify_one();
+            let Some(next) = next else { break };
+            self.started.fetch_add(1, Ordering::Relaxed);
+            job = next;
+        }
+    }
+}
+
 /// What one round of [`Worker::take_work`] found.
 struct Work {
     events: i64,
@@ -389,9 +431,9 @@ impl Worker {
 
     /// While events are kept back: returns once `want` attempts have ended
     /// (or all of them; an attempt that ends starts the next job on deck, so
-    /// it is the leased jobs that are counted), after [`LINGER_POLL`] if `linger` (else after the
-    /// poll interval), or at `until` (when the kept-back events are to be
-    /// taken anyway).
+    /// leased jobs are counted), after [`LINGER_POLL`] if `linger` (else
+    /// after the poll interval), or at `until` (when the kept-back events are
+    /// to be taken anyway).
     async fn refilled(&self, launch: &Launch, want: usize, until: Option<Instant>, linger: bool) {
         let count = || launch.in_flight.lock().unwrap().leased();
         let before = count();
@@ -559,48 +601,16 @@ impl Worker {
         }
         let count = start.len();
         for job in start {
-            let (http, retry, results, in_flight, freed, metrics, started) = (
-                self.client.clone(),
-                self.retry.clone(),
-                launch.results.clone(),
-                launch.in_flight.clone(),
-                launch.freed.clone(),
-                self.metrics.clone(),
-                launch.started.clone(),
-            );
-            launch.attempts.spawn(async move {
-                // When the attempt ends, the next job on deck that fits
-                // takes its slot in this same task.
-                let mut job = job;
-                loop {
-                    let finished = attempt::run(&job, &http, &retry).await;
-                    metrics.observe_attempt(
-                        &job.event_type,
-                        finished.kind.as_str(),
-                        finished.duration,
-                    );
-                    if finished.kind == AttemptKind::Delivered {
-                        let lag = (Utc::now() - job.occurred_at)
-                            .num_microseconds()
-                            .unwrap_or(0);
-                        metrics.delivery_lag.observe(lag.max(0) as f64 / 1e6);
-                    }
-                    let _ = results.send(finished).await;
-                    let next = {
-                        let mut in_flight = in_flight.lock().unwrap();
-                        in_flight.finish(job.id);
-                        in_flight.next_to_start(Instant::now())
-                    };
-                    freed.notify_one();
-                    match next {
-                        Some(next) => {
-                            started.fetch_add(1, Ordering::Relaxed);
-                            job = next;
-                        }
-                        None => break,
-                    }
-                }
-            });
+            let slot = Slot {
+                http: self.client.clone(),
+                retry: self.retry.clone(),
+                results: launch.results.clone(),
+                in_flight: launch.in_flight.clone(),
+                freed: launch.freed.clone(),
+                metrics: self.metrics.clone(),
+                started: launch.started.clone(),
+            };
+            launch.attempts.spawn(slot.run(job));
         }
         launch.started.fetch_add(count as u64, Ordering::Relaxed);
         Ok(count)
