@@ -30,7 +30,9 @@ KEY=$("$BIN" key create --consumer "$CONSUMER" \
 
 "$BIN" serve --no-worker 2>/tmp/ihf-schemathesis-server.log &
 SERVER=$!
-trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true' EXIT
+# The server stopped, its database goes too: nothing is left on the host.
+trap 'kill "$SERVER" 2>/dev/null; wait "$SERVER" 2>/dev/null || true
+      psql "$PG/postgres" -qX -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 1 50); do
   curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break
   sleep 0.2
