@@ -496,14 +496,22 @@ mod tests {
         }
     }
 
-    #[test]
-    fn closing_hands_back_what_is_on_deck_and_starts_nothing_more() {
+    /// Subscription `a` (of `consumer`) with a cap of 1: job 1 in flight,
+    /// job 2 on deck.
+    fn one_running_one_on_deck() -> (InFlight, Uuid, Uuid) {
         let mut in_flight = in_flight(1, 10, 100);
         let (consumer, a) = (Uuid::new_v4(), Uuid::new_v4());
-        admit(
+        let (started, _) = admit(
             &mut in_flight,
             vec![job(1, a, consumer), job(2, a, consumer)],
         );
+        assert_eq!(started, vec![1]);
+        (in_flight, consumer, a)
+    }
+
+    #[test]
+    fn closing_hands_back_what_is_on_deck_and_starts_nothing_more() {
+        let (mut in_flight, consumer, a) = one_running_one_on_deck();
         assert_eq!(in_flight.close(), vec![(2, 1)]);
         in_flight.finish(1);
         assert!(in_flight.next_to_start(Instant::now()).is_none());
@@ -514,12 +522,7 @@ mod tests {
 
     #[test]
     fn the_statements_see_the_jobs_on_deck_and_twice_the_caps() {
-        let mut in_flight = in_flight(1, 10, 100);
-        let (consumer, a) = (Uuid::new_v4(), Uuid::new_v4());
-        admit(
-            &mut in_flight,
-            vec![job(1, a, consumer), job(2, a, consumer)],
-        );
+        let (in_flight, consumer, a) = one_running_one_on_deck();
         assert_eq!(in_flight.subscriptions(), (vec![a], vec![2]));
         assert_eq!(in_flight.consumers(), (vec![consumer], vec![2]));
         assert_eq!(
