@@ -472,15 +472,19 @@ fn node_type(node: &serde_json::Value) -> &str {
     node["Node Type"].as_str().unwrap_or("")
 }
 
-/// The queues a plan reads with a sequential scan, which a plan made while
-/// they were empty must not do once they hold a backlog.
-fn scanned_queues(plan: &serde_json::Value) -> Vec<&str> {
-    plan_nodes(plan)
+/// Fails if `file`'s plan reads a queue with a sequential scan, which a plan
+/// made while the queues were empty must not do once they hold a backlog.
+fn assert_scans_no_queue(plan: &serde_json::Value, file: &str) {
+    let scanned: Vec<&str> = plan_nodes(plan)
         .into_iter()
         .filter(|node| node_type(node) == "Seq Scan")
         .filter_map(|node| node["Relation Name"].as_str())
         .filter(|table| matches!(*table, "ihf_outbox" | "ihf_jobs"))
-        .collect()
+        .collect();
+    assert!(
+        scanned.is_empty(),
+        "sql/{file} scans {scanned:?}:\n{plan:#}"
+    );
 }
 
 /// The recorder's statements are planned once, generically, from the queue's
@@ -524,11 +528,7 @@ async fn the_fan_out_scans_no_queue_and_rescans_no_list_whatever_the_statistics(
     let db = TestDb::migrated().await;
     let client = worker_session_on_empty_queues(&db).await;
     let plan = generic_plan(&client, "fan_out", sql::OUTBOX_FAN_OUT).await;
-    let scanned = scanned_queues(&plan);
-    assert!(
-        scanned.is_empty(),
-        "sql/outbox_fan_out.sql scans {scanned:?}:\n{plan:#}"
-    );
+    assert_scans_no_queue(&plan, "outbox_fan_out.sql");
     let nodes = plan_nodes(&plan);
     for node in &nodes {
         if node_type(node) != "Nested Loop" {
@@ -599,11 +599,7 @@ async fn the_queue_gauges_count_due_jobs_through_their_indexes() {
     let db = TestDb::migrated().await;
     let client = worker_session_on_empty_queues(&db).await;
     let plan = generic_plan(&client, "depth", sql::JOBS_QUEUE_DEPTH).await;
-    let scanned = scanned_queues(&plan);
-    assert!(
-        scanned.is_empty(),
-        "sql/jobs_queue_depth.sql scans {scanned:?}:\n{plan:#}"
-    );
+    assert_scans_no_queue(&plan, "jobs_queue_depth.sql");
     client
         .batch_execute(
             "INSERT INTO api_consumers (id, name) VALUES ('00000000-0000-0000-0000-0000000000c1', 'c');
