@@ -255,11 +255,14 @@ impl InFlight {
     /// Takes off deck the jobs whose lease no longer covers an attempt, and
     /// returns (job, attempt) of each, to hand them back.
     pub fn take_stale(&mut self, now: Instant) -> Vec<(i64, i32)> {
-        let (stale, fresh): (VecDeque<OnDeck>, VecDeque<OnDeck>) =
-            std::mem::take(&mut self.on_deck)
-                .into_iter()
-                .partition(|d| now > d.start_by);
-        self.on_deck = fresh;
+        // Every job gets the same time on deck, so the deck's lease order is
+        // also the order of their deadlines: the stale ones are in front.
+        let fresh_from = self
+            .on_deck
+            .iter()
+            .position(|d| now <= d.start_by)
+            .unwrap_or(self.on_deck.len());
+        let stale: VecDeque<OnDeck> = self.on_deck.drain(..fresh_from).collect();
         self.hand_back(stale)
     }
 
@@ -494,6 +497,24 @@ mod tests {
             assert_eq!(in_flight.leased(), 0);
             assert!(in_flight.subscriptions().0.is_empty());
         }
+    }
+
+    #[test]
+    fn only_the_jobs_on_deck_past_their_time_are_handed_back() {
+        let mut in_flight = in_flight(2, 10, 100);
+        let (consumer, a) = (Uuid::new_v4(), Uuid::new_v4());
+        let first = Instant::now();
+        let later = first + Duration::from_millis(500);
+        let jobs = (1..=3).map(|i| job(i, a, consumer)).collect();
+        let (started, _) = in_flight.admit(jobs, first, LEASE, ATTEMPT);
+        assert_eq!(started.len(), 2, "job 3 waits on deck");
+        let (started, _) = in_flight.admit(vec![job(4, a, consumer)], later, LEASE, ATTEMPT);
+        assert!(started.is_empty(), "job 4 waits on deck");
+        let between = first + ON_DECK_AT_MOST + Duration::from_millis(250);
+        assert_eq!(in_flight.take_stale(between), vec![(3, 1)]);
+        assert_eq!(in_flight.leased(), 3);
+        in_flight.finish(1);
+        assert_eq!(in_flight.next_to_start(between).map(|j| j.id), Some(4));
     }
 
     /// Subscription `a` (of `consumer`) with a cap of 1: job 1 in flight,
