@@ -76,13 +76,24 @@ WITH candidates AS (
      GROUP BY seq
     HAVING bool_or(NOT leased) AND max(jobs_of_event) <= $2 AND max(jobs_of_consumer) <= $8::bigint
 ), taken AS (
+    -- The candidates are the first events by seq in this statement's
+    -- snapshot, so the range from the first to the last holds just them: one
+    -- index range scan locks them, and the delete finds each locked row by
+    -- its ctid (outbox rows are never updated, so a locked row keeps it),
+    -- not by an index search per event (measured: 16.5 ms for 1 000 events
+    -- with no subscription before, 7 ms with this and the next change).
     DELETE FROM ihf_outbox
-     WHERE seq = ANY (ARRAY(
-               SELECT o.seq FROM ihf_outbox o
-                WHERE o.seq = ANY (ARRAY(SELECT seq FROM candidates EXCEPT ALL SELECT seq FROM kept))
+     WHERE ctid = ANY (ARRAY(
+               SELECT o.ctid FROM ihf_outbox o
+                WHERE o.seq BETWEEN (SELECT min(seq) FROM candidates) AND (SELECT max(seq) FROM candidates)
+                  AND o.seq <> ALL (ARRAY(SELECT seq FROM kept))
                 ORDER BY o.seq
                   FOR UPDATE SKIP LOCKED))
     RETURNING seq, event_type, data, occurred_at
+), with_jobs AS (
+    -- The events with a job, sorted by seq. Only they get an id and an
+    -- envelope; an event no subscription wants is just deleted.
+    SELECT array_agg(DISTINCT seq ORDER BY seq) AS seqs FROM chosen
 ), hashed AS (
     -- The id is a function of the captured row (migrations/V9), so an event
     -- fanned out again after a lost commit keeps it: md5(salt:seq:µs), laid
@@ -94,6 +105,7 @@ WITH candidates AS (
                       || (extract(epoch FROM t.occurred_at) * 1000000)::bigint), 'hex') AS h,
            floor(extract(epoch FROM t.occurred_at) * 1000)::bigint AS unix_ms
       FROM taken t
+     WHERE (SELECT seqs FROM with_jobs)[width_bucket(t.seq, (SELECT seqs FROM with_jobs))] = t.seq
 ), events AS MATERIALIZED (
     -- Materialized: inlined, each use of event_id would hash the event again.
     SELECT seq,

@@ -566,7 +566,13 @@ async fn the_fan_out_scans_no_queue_and_rescans_no_list_whatever_the_statistics(
         .count();
     assert!(
         indexed >= 2,
-        "the outbox is read and deleted from by its index:\n{plan:#}"
+        "the outbox is read and locked through its index:\n{plan:#}"
+    );
+    assert!(
+        nodes
+            .iter()
+            .any(|n| n["Relation Name"] == "ihf_outbox" && node_type(n) == "Tid Scan"),
+        "the fan-out deletes the rows it locked by their ctid:\n{plan:#}"
     );
 }
 
