@@ -174,6 +174,66 @@ async fn an_event_fanned_out_again_after_a_lost_commit_keeps_its_id() {
     assert_eq!(first, again, "the same events, the same ids");
 }
 
+/// Events nobody subscribes to are taken with the rest, in the same round,
+/// and make no job; the events between them get theirs.
+#[tokio::test]
+async fn the_fan_out_takes_events_nobody_wants_and_makes_jobs_for_the_rest() {
+    let db = TestDb::migrated().await;
+    let mut client = db.client().await;
+    two_captured_annotations(&client).await;
+    client
+        .batch_execute(
+            "INSERT INTO decision_records (decision) VALUES ('nobody subscribes');
+             INSERT INTO annotations (body) VALUES ('third');
+             INSERT INTO decision_records (decision) VALUES ('nor to this');",
+        )
+        .await
+        .unwrap();
+    let tx = client.transaction().await.unwrap();
+    let rows = tx
+        .query(
+            sql::OUTBOX_FAN_OUT,
+            &[
+                &10_i64,
+                &10_i64,
+                &60_000_i64,
+                &uuid::Uuid::new_v4(),
+                &64_i64,
+                &Vec::<uuid::Uuid>::new(),
+                &Vec::<i32>::new(),
+                &128_i64,
+                &Vec::<uuid::Uuid>::new(),
+                &Vec::<i32>::new(),
+                &false,
+            ],
+        )
+        .await
+        .unwrap();
+    let counts = |column: &str| rows[0].get::<_, i64>(column);
+    assert_eq!(
+        (counts("looked_at"), counts("events"), counts("jobs")),
+        (5, 5, 3),
+        "five events looked at and taken, three of them subscribed to"
+    );
+    let mut bodies: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let body: serde_json::Value = serde_json::from_str(r.get("body")).unwrap();
+            assert_eq!(body["type"], "annotation.created");
+            body["data"]["body"].as_str().unwrap().to_string()
+        })
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, ["first", "second", "third"]);
+    let left: i64 = tx
+        .query_one("SELECT count(*) FROM ihf_outbox", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0, "the events nobody wants left the outbox too");
+    tx.rollback().await.unwrap();
+}
+
 /// RFC 9562's UUIDv7 layout over the derivation of migrations/V9: the
 /// capture time in Unix milliseconds, version 7 and the RFC variant, every
 /// other bit from md5(salt:seq:µs) of the captured row.
@@ -440,13 +500,18 @@ async fn generic_plan(
 ) -> serde_json::Value {
     let statement = client.prepare(text).await.unwrap();
     let types: Vec<&str> = statement.params().iter().map(|t| t.name()).collect();
-    let nulls = vec!["NULL"; types.len()].join(", ");
+    // PREPARE and EXECUTE take no parentheses for a statement without parameters.
+    let listed = |items: Vec<&str>| match items.is_empty() {
+        true => String::new(),
+        false => format!("({})", items.join(", ")),
+    };
+    let nulls = listed(vec!["NULL"; types.len()]);
     client
-        .batch_execute(&format!("PREPARE {name}({}) AS {text}", types.join(", ")))
+        .batch_execute(&format!("PREPARE {name}{} AS {text}", listed(types)))
         .await
         .unwrap();
     let explained: String = client
-        .simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})"))
+        .simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}{nulls}"))
         .await
         .unwrap()
         .into_iter()
@@ -574,6 +639,39 @@ async fn the_fan_out_scans_no_queue_and_rescans_no_list_whatever_the_statistics(
             .any(|n| n["Relation Name"] == "ihf_outbox" && node_type(n) == "Tid Scan"),
         "the fan-out deletes the rows it locked by their ctid:\n{plan:#}"
     );
+}
+
+/// What a dispatcher asks after a round that found no event, instead of
+/// running a whole fan-out: it must see an event behind deleted ones (their
+/// index entries stay until VACUUM), see an empty outbox as empty, and read
+/// the outbox through its index whatever the statistics.
+#[tokio::test]
+async fn the_outbox_probe_sees_any_event_and_scans_no_queue() {
+    let db = TestDb::migrated().await;
+    let client = worker_session_on_empty_queues(&db).await;
+    let plan = generic_plan(&client, "probe", sql::OUTBOX_ANY).await;
+    assert_scans_no_queue(&plan, "outbox_any.sql");
+    let any = || async {
+        client
+            .query_one(sql::OUTBOX_ANY, &[])
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+    };
+    assert!(!any().await, "an empty outbox");
+    client
+        .batch_execute(
+            "INSERT INTO annotations (body) VALUES ('a'), ('b'), ('c');
+             DELETE FROM ihf_outbox WHERE seq < (SELECT max(seq) FROM ihf_outbox);",
+        )
+        .await
+        .unwrap();
+    assert!(any().await, "one event behind two deleted ones");
+    client
+        .batch_execute("DELETE FROM ihf_outbox")
+        .await
+        .unwrap();
+    assert!(!any().await, "every event deleted");
 }
 
 /// PostgreSQL decides on JIT compilation from a plan's estimated cost, and
