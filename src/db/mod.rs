@@ -21,7 +21,6 @@ pub mod sql {
     }
     statements! {
         OUTBOX_FAN_OUT = "outbox_fan_out.sql";
-        OUTBOX_ANY = "outbox_any.sql";
         JOBS_CLAIM_DUE = "jobs_claim_due.sql";
         JOBS_FINISH = "jobs_finish.sql";
         JOBS_RELEASE = "jobs_release.sql";

@@ -250,18 +250,9 @@ struct Idle {
     last_work: Option<Instant>,
     /// Events the last round took: it sets the next linger poll.
     last_events: i64,
-    /// The last round took no event and the doorbell has not rung since: the
-    /// next round asks whether the outbox holds any before it fans out.
-    quiet: bool,
 }
 
 impl Idle {
-    /// After every round: the events it took, and whether it kept some back.
-    fn took(&mut self, events: i64, kept_back: bool) {
-        self.last_events = events;
-        self.quiet = events <= 1 && !kept_back;
-    }
-
     /// A round found work: the framework's writers need not ring.
     async fn busy(&mut self) {
         self.last_work = Some(Instant::now());
@@ -300,7 +291,6 @@ impl Idle {
     /// Rung once is enough: every further ringing commit waits on the notify
     /// lock, so stop them before looking.
     async fn rung(&mut self) {
-        self.quiet = false;
         self.bell.disarm().await;
     }
 }
@@ -378,7 +368,6 @@ impl Worker {
             bell: self.bell.clone(),
             last_work: None,
             last_events: 0,
-            quiet: false,
         };
         let mut pacing = ClaimPacing {
             next: Instant::now(),
@@ -396,11 +385,9 @@ impl Worker {
             }
             // Not raced against `cancel`: a statement dropped after it ran
             // would strand leased jobs. It only waits on its own queries.
-            let round = self
-                .take_work(&mut launch, &mut fan_out, &mut pacing, idle.quiet)
-                .await;
+            let round = self.take_work(&mut launch, &mut fan_out, &mut pacing).await;
             if let Ok(work) = &round {
-                idle.took(work.events, work.kept_back);
+                idle.last_events = work.events;
             }
             match round {
                 Ok(work) if work.kept_back => {
@@ -533,14 +520,12 @@ impl Worker {
 
     /// Fans out new events, leasing the jobs it creates to the free slots,
     /// then claims due jobs (retries, expired leases, overflow) for the slots
-    /// still free, and starts every attempt. If `quiet` (the last round found
-    /// no event), first asks whether there is any.
+    /// still free, and starts every attempt.
     async fn take_work(
         &self,
         launch: &mut Launch,
         fanning: &mut FanOutPacing,
         pacing: &mut ClaimPacing,
-        quiet: bool,
     ) -> anyhow::Result<Work> {
         let client = self.pool.get().await?;
         let lease_ms = self.lease.as_millis() as i64;
@@ -560,11 +545,7 @@ impl Worker {
             self.replica,
             &launch.in_flight.lock().unwrap(),
         );
-        let batch = if quiet && !fan_out::any_waiting(&client).await? {
-            fan_out::Batch::nothing()
-        } else {
-            fan_out::fan_out(&client, events, &room, take_all).await?
-        };
+        let batch = fan_out::fan_out(&client, events, &room, take_all).await?;
         fanning.fanned_out(&batch, Instant::now());
         if batch.events > 0 || batch.kept.is_some() {
             tracing::debug!(

@@ -56,26 +56,6 @@ pub struct Batch {
     pub leased: Vec<ClaimedJob>,
 }
 
-impl Batch {
-    /// What a fan-out of an empty outbox returns.
-    pub fn nothing() -> Batch {
-        Batch {
-            looked_at: 0,
-            events: 0,
-            kept: None,
-            jobs: 0,
-            leased: Vec::new(),
-        }
-    }
-}
-
-/// Whether the outbox holds any event: much cheaper than a fan-out that
-/// finds none.
-pub async fn any_waiting(client: &Client) -> anyhow::Result<bool> {
-    let stmt = client.prepare_cached(sql::OUTBOX_ANY).await?;
-    Ok(client.query_one(&stmt, &[]).await?.get(0))
-}
-
 /// Looks at up to `events` events and fans out those whose jobs all start
 /// now, or all of them when `take_all`.
 pub async fn fan_out(

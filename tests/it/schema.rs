@@ -108,30 +108,35 @@ async fn capture_records_the_whole_row_in_the_same_transaction() {
     );
 }
 
+/// Runs the fan-out statement once: ten events, room for ten jobs, no
+/// subscription or consumer busy.
+async fn fan_out_once(tx: &tokio_postgres::Transaction<'_>) -> Vec<tokio_postgres::Row> {
+    let no_busy: (Vec<uuid::Uuid>, Vec<i32>) = (Vec::new(), Vec::new());
+    tx.query(
+        sql::OUTBOX_FAN_OUT,
+        &[
+            &10_i64,
+            &10_i64,
+            &60_000_i64,
+            &uuid::Uuid::new_v4(),
+            &64_i64,
+            &no_busy.0,
+            &no_busy.1,
+            &128_i64,
+            &no_busy.0,
+            &no_busy.1,
+            &false,
+        ],
+    )
+    .await
+    .unwrap()
+}
+
 /// Runs the fan-out statement in a transaction that is rolled back; the
 /// (annotation body, event id) of each job it made.
 async fn fan_out_rolled_back(client: &mut tokio_postgres::Client) -> Vec<(String, uuid::Uuid)> {
     let tx = client.transaction().await.unwrap();
-    let no_busy: (Vec<uuid::Uuid>, Vec<i32>) = (Vec::new(), Vec::new());
-    let rows = tx
-        .query(
-            sql::OUTBOX_FAN_OUT,
-            &[
-                &10_i64,
-                &10_i64,
-                &60_000_i64,
-                &uuid::Uuid::new_v4(),
-                &64_i64,
-                &no_busy.0,
-                &no_busy.1,
-                &128_i64,
-                &no_busy.0,
-                &no_busy.1,
-                &false,
-            ],
-        )
-        .await
-        .unwrap();
+    let rows = fan_out_once(&tx).await;
     let mut ids: Vec<(String, uuid::Uuid)> = rows
         .iter()
         .map(|r| {
@@ -190,25 +195,7 @@ async fn the_fan_out_takes_events_nobody_wants_and_makes_jobs_for_the_rest() {
         .await
         .unwrap();
     let tx = client.transaction().await.unwrap();
-    let rows = tx
-        .query(
-            sql::OUTBOX_FAN_OUT,
-            &[
-                &10_i64,
-                &10_i64,
-                &60_000_i64,
-                &uuid::Uuid::new_v4(),
-                &64_i64,
-                &Vec::<uuid::Uuid>::new(),
-                &Vec::<i32>::new(),
-                &128_i64,
-                &Vec::<uuid::Uuid>::new(),
-                &Vec::<i32>::new(),
-                &false,
-            ],
-        )
-        .await
-        .unwrap();
+    let rows = fan_out_once(&tx).await;
     let counts = |column: &str| rows[0].get::<_, i64>(column);
     assert_eq!(
         (counts("looked_at"), counts("events"), counts("jobs")),
@@ -500,18 +487,13 @@ async fn generic_plan(
 ) -> serde_json::Value {
     let statement = client.prepare(text).await.unwrap();
     let types: Vec<&str> = statement.params().iter().map(|t| t.name()).collect();
-    // PREPARE and EXECUTE take no parentheses for a statement without parameters.
-    let listed = |items: Vec<&str>| match items.is_empty() {
-        true => String::new(),
-        false => format!("({})", items.join(", ")),
-    };
-    let nulls = listed(vec!["NULL"; types.len()]);
+    let nulls = vec!["NULL"; types.len()].join(", ");
     client
-        .batch_execute(&format!("PREPARE {name}{} AS {text}", listed(types)))
+        .batch_execute(&format!("PREPARE {name}({}) AS {text}", types.join(", ")))
         .await
         .unwrap();
     let explained: String = client
-        .simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}{nulls}"))
+        .simple_query(&format!("EXPLAIN (FORMAT JSON) EXECUTE {name}({nulls})"))
         .await
         .unwrap()
         .into_iter()
@@ -639,39 +621,6 @@ async fn the_fan_out_scans_no_queue_and_rescans_no_list_whatever_the_statistics(
             .any(|n| n["Relation Name"] == "ihf_outbox" && node_type(n) == "Tid Scan"),
         "the fan-out deletes the rows it locked by their ctid:\n{plan:#}"
     );
-}
-
-/// What a dispatcher asks after a round that found no event, instead of
-/// running a whole fan-out: it must see an event behind deleted ones (their
-/// index entries stay until VACUUM), see an empty outbox as empty, and read
-/// the outbox through its index whatever the statistics.
-#[tokio::test]
-async fn the_outbox_probe_sees_any_event_and_scans_no_queue() {
-    let db = TestDb::migrated().await;
-    let client = worker_session_on_empty_queues(&db).await;
-    let plan = generic_plan(&client, "probe", sql::OUTBOX_ANY).await;
-    assert_scans_no_queue(&plan, "outbox_any.sql");
-    let any = || async {
-        client
-            .query_one(sql::OUTBOX_ANY, &[])
-            .await
-            .unwrap()
-            .get::<_, bool>(0)
-    };
-    assert!(!any().await, "an empty outbox");
-    client
-        .batch_execute(
-            "INSERT INTO annotations (body) VALUES ('a'), ('b'), ('c');
-             DELETE FROM ihf_outbox WHERE seq < (SELECT max(seq) FROM ihf_outbox);",
-        )
-        .await
-        .unwrap();
-    assert!(any().await, "one event behind two deleted ones");
-    client
-        .batch_execute("DELETE FROM ihf_outbox")
-        .await
-        .unwrap();
-    assert!(!any().await, "every event deleted");
 }
 
 /// PostgreSQL decides on JIT compilation from a plan's estimated cost, and
