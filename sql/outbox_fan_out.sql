@@ -80,8 +80,9 @@ WITH candidates AS (
     -- snapshot, so the range from the first to the last holds just them: one
     -- index range scan locks them, and the delete finds each locked row by
     -- its ctid (outbox rows are never updated, so a locked row keeps it),
-    -- not by an index search per event (measured: 16.5 ms for 1 000 events
-    -- with no subscription before, 7 ms with this and the next change).
+    -- not by an index search per event. With the next change, a round of
+    -- 400 events nobody subscribes to went from 4.4-8.9 ms to 0.9-2.1
+    -- (SUBSCRIBED=0 bench/fan_out_rounds.sh, 2026-12-04).
     DELETE FROM ihf_outbox
      WHERE ctid = ANY (ARRAY(
                SELECT o.ctid FROM ihf_outbox o
