@@ -11,13 +11,19 @@
 #   noop        - a statement trigger whose function does nothing
 #   noop_tt     - the same with a transition table (REFERENCING NEW TABLE)
 #   noop_row    - a row trigger whose function does nothing
+#   doorbell    - noop_tt plus the doorbell check (an advisory lock tried shared)
+#   minimal     - noop_tt writing the smallest durable record of each event,
+#                 (event type, the row's id), to a table with no key, no index
+#                 and no JSON, with no doorbell: the floor of any capture that
+#                 records the event in the writer's own transaction
 #   ours        - the migrations' trigger (outbox row + doorbell check)
 #   keyless     - ours, writing to an outbox with no identity key or index,
 #                 data as json instead of jsonb
 #   row_keyless - a row trigger writing to that keyless json outbox
 #
 # Env: PGHOST (127.0.0.1) PGPORT (5432) PGUSER (postgres), DURATION (8 s),
-#      CLIENTS ("8 16"), ROUNDS (3; the mean of the rounds is reported).
+#      CLIENTS ("8 16"), ROUNDS (3; the mean of the rounds is reported),
+#      VARIANTS (a subset of the above, in the order to run them).
 # Usage (from the repo root): bench/trigger_floor.sh
 set -euo pipefail
 
@@ -25,6 +31,11 @@ export PGHOST="${PGHOST:-127.0.0.1}" PGPORT="${PGPORT:-5432}" PGUSER="${PGUSER:-
 DURATION="${DURATION:-8}"
 CLIENTS="${CLIENTS:-8 16}"
 ROUNDS="${ROUNDS:-3}"
+VARIANTS="${VARIANTS:-noop noop_tt noop_row doorbell minimal ours keyless row_keyless}"
+for v in $VARIANTS; do
+    [[ " noop noop_tt noop_row doorbell minimal ours keyless row_keyless " == *" $v "* ]] \
+        || { echo "unknown variant '$v'" >&2; exit 1; }
+done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PLAIN="ihf_trigger_floor_$$_plain"
 TRIG="ihf_trigger_floor_$$"
@@ -45,6 +56,17 @@ q -d "$TRIG" >/dev/null <<'SQL'
 CREATE TABLE floor_keyless (event_type text NOT NULL, data json NOT NULL,
                             occurred_at timestamptz NOT NULL DEFAULT statement_timestamp());
 CREATE FUNCTION floor_noop() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END; $$;
+CREATE FUNCTION floor_doorbell() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT pg_try_advisory_xact_lock_shared(-1732109582, 1) THEN PERFORM pg_notify('ihf_events', ''); END IF;
+    RETURN NULL;
+END; $$;
+CREATE TABLE floor_minimal (event_type text NOT NULL, row_id uuid NOT NULL);
+CREATE FUNCTION floor_minimal() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO floor_minimal (event_type, row_id) SELECT TG_ARGV[0], r.id FROM ihf_new_rows r;
+    RETURN NULL;
+END; $$;
 CREATE FUNCTION floor_keyless() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO floor_keyless (event_type, data) SELECT TG_ARGV[0], to_json(r) FROM ihf_new_rows r;
@@ -67,6 +89,8 @@ variant() { # installs the trigger of variant $1 on annotations
         noop) q -d "$TRIG" -c "CREATE TRIGGER floor $on FOR EACH STATEMENT EXECUTE FUNCTION floor_noop()" ;;
         noop_tt) q -d "$TRIG" -c "CREATE TRIGGER floor $on $tt FOR EACH STATEMENT EXECUTE FUNCTION floor_noop()" ;;
         noop_row) q -d "$TRIG" -c "CREATE TRIGGER floor $on FOR EACH ROW EXECUTE FUNCTION floor_noop()" ;;
+        doorbell) q -d "$TRIG" -c "CREATE TRIGGER floor $on $tt FOR EACH STATEMENT EXECUTE FUNCTION floor_doorbell()" ;;
+        minimal) q -d "$TRIG" -c "CREATE TRIGGER floor $on $tt FOR EACH STATEMENT EXECUTE FUNCTION floor_minimal('annotation.created')" ;;
         ours) q -d "$TRIG" -c "CREATE TRIGGER ihf_capture $on $tt FOR EACH STATEMENT EXECUTE FUNCTION ihf_capture('annotation.created')" ;;
         keyless) q -d "$TRIG" -c "CREATE TRIGGER floor $on $tt FOR EACH STATEMENT EXECUTE FUNCTION floor_keyless('annotation.created')" ;;
         row_keyless) q -d "$TRIG" -c "CREATE TRIGGER floor $on FOR EACH ROW EXECUTE FUNCTION floor_row_keyless('annotation.created')" ;;
@@ -74,11 +98,10 @@ variant() { # installs the trigger of variant $1 on annotations
 }
 tps() { # database clients
     q -d "$1" -c "TRUNCATE annotations" >/dev/null
-    [[ "$1" == "$TRIG" ]] && q -d "$TRIG" -c "TRUNCATE ihf_outbox, floor_keyless" >/dev/null
+    [[ "$1" == "$TRIG" ]] && q -d "$TRIG" -c "TRUNCATE ihf_outbox, floor_keyless, floor_minimal" >/dev/null
     q -d "$1" -c CHECKPOINT >/dev/null
     pgbench -n -M simple -c "$2" -j 2 -T "$DURATION" -f "$TMP/insert.sql" "$1" 2>/dev/null | awk '/^tps/ {print int($3)}'
 }
-VARIANTS="noop noop_tt noop_row ours keyless row_keyless"
 declare -A sum
 for round in $(seq "$ROUNDS"); do
     for c in $CLIENTS; do
