@@ -17,6 +17,8 @@
 #               its decoding on the same cores as the writers, as the service
 #               would have it (and, like the service's live mode without
 #               subscriptions, nothing made of the events)
+# Besides the writers' tps, it reports the decoding's own CPU (walsender and
+# pg_recvlogical) as a share of the machine's while pgbench runs.
 #
 # Needs wal_level=logical, which takes a server restart, and a pg_hba.conf line
 # that lets the user make replication connections; the script refuses to run
@@ -100,30 +102,44 @@ stop_drainer() {
 }
 lag_bytes() { q -d "$DEC" -At -c "SELECT pg_current_wal_lsn() - confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$SLOT'"; }
 
-tps() { # database clients -> tps
+prepare() { # database: every run starts from empty tables and a fresh checkpoint
     q -d "$1" -c "TRUNCATE annotations" >/dev/null
     [[ "$1" == "$TRIG" ]] && q -d "$1" -c "TRUNCATE ihf_outbox" >/dev/null
     q -d "$1" -c CHECKPOINT >/dev/null
+}
+tps() { # database clients -> tps
     pgbench -n -M simple -c "$2" -j 2 -T "$DURATION" -f "$TMP/insert.sql" "$1" 2>/dev/null \
         | awk '/^tps/ {print $3; exit}'
 }
+# CPU in jiffies: of one process (0 once it is gone, or if the server is on
+# another host), and of the whole machine.
+cpu_of() { { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; } 2>/dev/null || echo 0; }
+cpu_all() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t; exit}' /proc/stat; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 
 MODES=(plain triggers decoding)
-declare -A SAMPLES=()
+declare -A SAMPLES=() DECODING_SHARE=()
 for r in $(seq "$ROUNDS"); do
     for c in $CLIENTS; do
         for ((k = 0; k < ${#MODES[@]}; k++)); do
             mode="${MODES[$(( (k + r - 1) % ${#MODES[@]} ))]}"
             case "$mode" in
-                plain) t="$(tps "$PLAIN" "$c")" ;;
-                triggers) t="$(tps "$TRIG" "$c")" ;;
+                plain) prepare "$PLAIN"; t="$(tps "$PLAIN" "$c")" ;;
+                triggers) prepare "$TRIG"; t="$(tps "$TRIG" "$c")" ;;
                 decoding)
+                    prepare "$DEC"
                     start_drainer
+                    walsender="$(q -d postgres -At -c "SELECT active_pid FROM pg_replication_slots WHERE slot_name = '$SLOT'")"
+                    w0="$(cpu_of "$walsender")"; d0="$(cpu_of "$DRAINER")"; m0="$(cpu_all)"
                     t="$(tps "$DEC" "$c")"
+                    w1="$(cpu_of "$walsender")"; d1="$(cpu_of "$DRAINER")"; m1="$(cpu_all)"
                     lag="$(lag_bytes)"
                     stop_drainer
-                    echo "round $r  clients $c  decoding: the slot was $lag bytes behind the WAL at the end" >&2 ;;
+                    share="$(awk -v w=$(( w1 - w0 )) -v d=$(( d1 - d0 )) -v m=$(( m1 - m0 )) \
+                                 'BEGIN {printf "%.1f", (m > 0) ? 100 * (w + d) / m : 0}')"
+                    DECODING_SHARE[$c]="${DECODING_SHARE[$c]:-} $share"
+                    echo "round $r  clients $c  decoding: walsender $(( w1 - w0 )) and pg_recvlogical $(( d1 - d0 )) jiffies of the machine's $(( m1 - m0 )) ($share %);" \
+                         "the slot was $lag bytes behind the WAL at the end" >&2 ;;
             esac
             echo "round $r  clients $c  $(printf '%-9s' "$mode") tps $t" >&2
             SAMPLES[$mode,$c]="${SAMPLES[$mode,$c]:-} $t"
@@ -145,3 +161,5 @@ for c in $CLIENTS; do
 done
 echo
 echo "Overhead = (plain - mode) / plain; ${DURATION} s per run, median of $ROUNDS round(s); wal_level=logical for all modes."
+echo "The decoding's own CPU (walsender and pg_recvlogical, share of the whole machine during pgbench; 0 if the server is on another host), median:$(
+    for c in $CLIENTS; do printf ' %s writers %s %%,' "$c" "$(tr ' ' '\n' <<<"${DECODING_SHARE[$c]}" | grep -v '^$' | median)"; done | sed 's/,$//')."
