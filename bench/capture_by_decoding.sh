@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What capture by logical decoding would cost the framework's writers, next to
 # what the capture triggers cost them: the evidence for the design choice
-# written up in PERFORMANCE.md ("Capture outside the writer's transaction").
+# written up in PERFORMANCE.md ("The host cost's floor").
 # Nothing in the service decodes the WAL; this measures the alternative.
 #
 # Workload: the one of bench/capture_overhead.sh (single-row autocommit
@@ -20,9 +20,10 @@
 # Besides the writers' tps, it reports the decoding's own CPU (walsender and
 # pg_recvlogical) as a share of the machine's while pgbench runs.
 #
-# Needs wal_level=logical, which takes a server restart, and a pg_hba.conf line
-# that lets the user make replication connections; the script refuses to run
-# otherwise and says how to set them. The slot is dropped at the end (a slot
+# Needs wal_level=logical, which takes a server restart (the script refuses to
+# run otherwise and says how to set it), and a user with the REPLICATION
+# attribute (a superuser has it) whom pg_hba.conf lets connect to the
+# database. The slot is dropped at the end (a slot
 # left behind keeps the server's WAL forever).
 #
 # Env: PGHOST (127.0.0.1) PGPORT (5432) PGUSER (postgres), DURATION (10 s),
@@ -91,8 +92,8 @@ start_drainer() {
         sleep 0.1
     done
     cat "$TMP/drainer.err" >&2
-    echo "pg_recvlogical did not start streaming: a replication connection needs a pg_hba.conf line" \
-         "such as 'host replication all 127.0.0.1/32 trust'" >&2
+    echo "pg_recvlogical did not start streaming: $PGUSER needs the REPLICATION attribute," \
+         "and pg_hba.conf must let it connect to $DEC" >&2
     exit 1
 }
 stop_drainer() {
